@@ -1,0 +1,193 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// StateFile is the name of the state file inside a container directory.
+const StateFile = "state.json"
+
+// Handle is an open container directory. File operations go through the
+// directory fd, so they keep acting on the directory that was opened (and
+// maybe locked) even if the path is replaced. A Handle is not safe for
+// concurrent use by several goroutines.
+type Handle struct {
+	ID  string
+	Dir string
+	fd  int
+}
+
+var errClosed = errors.New("handle is closed")
+
+// Lock takes the exclusive lock on the container, waiting for any other
+// holder. If the container was removed while we waited, the lock is released
+// and the error matches ErrNotExist.
+func (h *Handle) Lock() error {
+	if h.fd < 0 {
+		return fmt.Errorf("lock container %q: %w", h.ID, errClosed)
+	}
+	if err := flock(h.fd, unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock container %q: %w", h.ID, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(h.fd, &st); err != nil {
+		_ = flock(h.fd, unix.LOCK_UN)
+		return fmt.Errorf("lock container %q: stat: %w", h.ID, err)
+	}
+	// A removed directory has no links left; holding its lock means nothing.
+	if st.Nlink == 0 {
+		_ = flock(h.fd, unix.LOCK_UN)
+		return errNotExist(h.ID)
+	}
+	return nil
+}
+
+// Unlock releases the lock taken by Lock or Create.
+func (h *Handle) Unlock() error {
+	if h.fd < 0 {
+		return fmt.Errorf("unlock container %q: %w", h.ID, errClosed)
+	}
+	if err := flock(h.fd, unix.LOCK_UN); err != nil {
+		return fmt.Errorf("unlock container %q: %w", h.ID, err)
+	}
+	return nil
+}
+
+// Close releases the lock, if held, and the directory fd. Closing twice is a
+// no-op.
+func (h *Handle) Close() error {
+	if h.fd < 0 {
+		return nil
+	}
+	err := unix.Close(h.fd)
+	h.fd = -1
+	if err != nil {
+		return fmt.Errorf("close container %q: %w", h.ID, err)
+	}
+	return nil
+}
+
+// Remove deletes the container directory with everything in it and closes
+// the handle.
+func (h *Handle) Remove() error {
+	rmErr := os.RemoveAll(h.Dir)
+	if rmErr != nil {
+		rmErr = fmt.Errorf("remove container %q: %w", h.ID, rmErr)
+	}
+	return errors.Join(rmErr, h.Close())
+}
+
+// Path returns the path of name inside the container directory.
+func (h *Handle) Path(name string) string {
+	return filepath.Join(h.Dir, name)
+}
+
+// Save replaces state.json atomically: readers see the old or the new state,
+// never a torn one. There is no fsync: the root normally lives on tmpfs, and
+// the state is meaningless after a reboot anyway.
+func (h *Handle) Save(st *State) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save container %q: %w", h.ID, err)
+	}
+	if err := h.WriteFile(StateFile, data, 0o600); err != nil {
+		return fmt.Errorf("save container %q: %w", h.ID, err)
+	}
+	return nil
+}
+
+// Load reads state.json. A container whose creator has not saved it yet
+// gives an error matching ErrNotCreated.
+func (h *Handle) Load() (*State, error) {
+	data, err := h.ReadFile(StateFile)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errNotCreated(h.ID)
+		}
+		return nil, fmt.Errorf("load container %q: %w", h.ID, err)
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("load container %q: parse %s: %w", h.ID, h.Path(StateFile), err)
+	}
+	if st.ID != h.ID {
+		return nil, fmt.Errorf("load container %q: %s holds id %q", h.ID, h.Path(StateFile), quotableID(st.ID))
+	}
+	return &st, nil
+}
+
+// WriteFile atomically replaces the file name in the container directory
+// with data, with exactly the permissions perm (umask does not apply).
+func (h *Handle) WriteFile(name string, data []byte, perm os.FileMode) error {
+	if err := h.checkName(name); err != nil {
+		return err
+	}
+	tmp := "." + name + ".tmp-" + strconv.FormatUint(rand.Uint64(), 36)
+	fd, err := unix.Openat(h.fd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: h.Path(tmp), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), h.Path(tmp))
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm.Perm())
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if rerr := unix.Renameat(h.fd, tmp, h.fd, name); rerr != nil {
+			err = &os.LinkError{Op: "rename", Old: h.Path(tmp), New: h.Path(name), Err: rerr}
+		}
+	}
+	if err != nil {
+		_ = unix.Unlinkat(h.fd, tmp, 0)
+		return err
+	}
+	return nil
+}
+
+// ReadFile returns the content of the file name in the container directory.
+// A missing file gives an error matching os.ErrNotExist.
+func (h *Handle) ReadFile(name string) ([]byte, error) {
+	if err := h.checkName(name); err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(h.fd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: h.Path(name), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), h.Path(name))
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// checkName keeps auxiliary files directly inside the container directory.
+func (h *Handle) checkName(name string) error {
+	if h.fd < 0 {
+		return fmt.Errorf("container %q: %w", h.ID, errClosed)
+	}
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return fmt.Errorf("container %q: invalid file name %q", h.ID, name)
+	}
+	return nil
+}
+
+func flock(fd, how int) error {
+	for {
+		err := unix.Flock(fd, how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
