@@ -1,0 +1,91 @@
+package specconv
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestLoadSpecErrors(t *testing.T) {
+	dir := t.TempDir()
+	missingDir := filepath.Join(dir, "nobundle")
+	emptyBundle := filepath.Join(dir, "empty")
+	badBundle := filepath.Join(dir, "bad")
+	fileBundle := filepath.Join(dir, "file")
+	for _, d := range []string{emptyBundle, badBundle} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(badBundle, "config.json"), []byte("{\n  \"ociVersion\": \"1.0.0\",\n  \"process\": {,\n}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fileBundle, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		bundle   string
+		want     []string
+		notExist bool
+	}{
+		{"missing bundle", missingDir, []string{"bundle " + missingDir + ": no such file or directory"}, true},
+		{"bundle is a file", fileBundle, []string{"bundle " + fileBundle + ": not a directory"}, false},
+		{"missing config", emptyBundle, []string{filepath.Join(emptyBundle, "config.json") + ": no such file or directory"}, true},
+		{"invalid JSON", badBundle, []string{filepath.Join(badBundle, "config.json") + ": invalid JSON: ", "line 3"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadSpec(tt.bundle)
+			if err == nil {
+				t.Fatal("LoadSpec succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if errors.Is(err, fs.ErrNotExist) != tt.notExist {
+				t.Errorf("errors.Is(%v, fs.ErrNotExist) = %v, want %v", err, !tt.notExist, tt.notExist)
+			}
+		})
+	}
+}
+
+func TestLoadSpecTypeError(t *testing.T) {
+	bundle := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), []byte(`{"ociVersion": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadSpec(bundle)
+	if err == nil || !strings.Contains(err.Error(), "invalid JSON: line 1") || !strings.Contains(err.Error(), "ociVersion") {
+		t.Fatalf("got %v, want a located type error", err)
+	}
+}
+
+// The example must survive a round trip through config.json, since that
+// is how `barco spec` hands it to `barco run`; unknown fields are ignored.
+func TestLoadSpecRoundTrip(t *testing.T) {
+	bundle := t.TempDir()
+	data, err := json.MarshalIndent(Example(), "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = append(data[:len(data)-1], []byte(",\"futureField\": {\"x\": 1}}")...)
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(spec, Example()) {
+		t.Errorf("round trip changed the spec:\n%+v\n%+v", spec, Example())
+	}
+}
