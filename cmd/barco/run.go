@@ -1,0 +1,118 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco"
+	"github.com/barco-oci/barco/libbarco/console"
+)
+
+func runCommand(g *globals) *cli.Command {
+	flags := append(createFlags(),
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "detach from the container's process"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+	)
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and run a container",
+		ArgsUsage: "<container-id>",
+		Flags:     flags,
+		Action: func(ctx *cli.Context) error {
+			if err := checkArgs(ctx, 1, 1); err != nil {
+				return err
+			}
+			detach := ctx.Bool("detach")
+			if !detach {
+				// Reap what the container leaves behind when it has no pid
+				// namespace of its own.
+				_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+			}
+			c, err := createContainer(ctx, g, !detach)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if detach {
+				if err := c.Start(); err != nil {
+					_ = c.Delete(true)
+					return err
+				}
+				return nil
+			}
+			code, err := runForeground(c)
+			if err != nil {
+				_ = c.Delete(true)
+				return err
+			}
+			if !ctx.Bool("keep") {
+				if err := c.Lock(); err != nil {
+					return err
+				}
+				if err := c.Delete(true); err != nil {
+					return err
+				}
+			}
+			if code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+}
+
+// runForeground starts the container, forwards signals to it and proxies
+// its terminal, and returns its exit code.
+func runForeground(c *libbarco.Container) (int, error) {
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+
+	var ttyDone <-chan struct{}
+	if c.Console != nil {
+		done, restore := console.Proxy(c.Console, os.Stdin, os.Stdout)
+		defer restore()
+		ttyDone = done
+	}
+	if err := c.Start(); err != nil {
+		return -1, err
+	}
+	// Others may now lock the container, e.g. `delete --force`.
+	if err := c.Unlock(); err != nil {
+		return -1, err
+	}
+	exited := make(chan struct{})
+	var code int
+	var werr error
+	go func() {
+		code, werr = c.Wait()
+		close(exited)
+	}()
+	for {
+		select {
+		case s := <-sigs:
+			forwardSignal(c, s.(unix.Signal))
+		case <-exited:
+			if ttyDone != nil {
+				<-ttyDone
+			}
+			return code, werr
+		}
+	}
+}
+
+func forwardSignal(c *libbarco.Container, s unix.Signal) {
+	switch s {
+	case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+		// SIGURG is the Go runtime's own preemption signal.
+	case unix.SIGWINCH:
+		if c.Console != nil {
+			console.ResizeFrom(c.Console, os.Stdin)
+		}
+	default:
+		_ = c.Signal(s, false)
+	}
+}

@@ -1,0 +1,163 @@
+package libbarco
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/cgroups"
+	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/state"
+)
+
+const (
+	execFifoName = "exec.fifo"
+	configName   = "config.json"
+)
+
+// Container is one container known to the runtime.
+type Container struct {
+	ID string
+	rt *Runtime
+	h  *state.Handle
+	st *state.State
+
+	// Set only in the process that created the container.
+	initProc *os.Process
+	// Console is the pty master when Create was asked to keep it.
+	Console *os.File
+}
+
+// Load finds the container id. It is not locked; callers that change it
+// call Lock.
+func (rt *Runtime) Load(id string) (*Container, error) {
+	h, err := rt.Store.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.Load()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Container{ID: id, rt: rt, h: h, st: st}, nil
+}
+
+// Close releases the container's handle (and its lock).
+func (c *Container) Close() error { return c.h.Close() }
+
+// Lock takes the container's exclusive lock and reloads its state, which
+// may have changed while waiting.
+func (c *Container) Lock() error {
+	if err := c.h.Lock(); err != nil {
+		return err
+	}
+	st, err := c.h.Load()
+	if err != nil {
+		return err
+	}
+	c.st = st
+	return nil
+}
+
+// Pid is the host pid of the container's init (0 before it exists).
+func (c *Container) Pid() int { return c.st.Pid }
+
+// Status derives the status from the live process, never from the record
+// alone: a dead or reused pid means stopped, a pending exec fifo means
+// created, a frozen cgroup means paused.
+func (c *Container) Status() string {
+	if c.st.Pid == 0 {
+		return state.StatusCreating
+	}
+	if !c.initAlive() {
+		return state.StatusStopped
+	}
+	if _, err := os.Lstat(c.h.Path(execFifoName)); err == nil {
+		return state.StatusCreated
+	}
+	if c.frozen() {
+		return state.StatusPaused
+	}
+	return state.StatusRunning
+}
+
+// initAlive reports whether the recorded init still runs (not a zombie and
+// not another process that got the same pid).
+func (c *Container) initAlive() bool {
+	start, s, err := state.ProcStat(c.st.Pid)
+	if err != nil || start != c.st.PidStartTime {
+		return false
+	}
+	return s != 'Z' && s != 'X'
+}
+
+func (c *Container) frozen() bool {
+	if c.st.CgroupPath == "" {
+		return false
+	}
+	data, err := os.ReadFile(c.st.CgroupPath + "/cgroup.freeze")
+	return err == nil && strings.TrimSpace(string(data)) == "1"
+}
+
+// State returns the runc-style state of the container.
+func (c *Container) State() state.OCIState { return c.st.OCI(c.Status()) }
+
+// Config returns the engine config the container was created with.
+func (c *Container) Config() (*configs.Config, error) {
+	data, err := c.h.ReadFile(configName)
+	if err != nil {
+		return nil, err
+	}
+	var cfg configs.Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.h.Path(configName), err)
+	}
+	return &cfg, nil
+}
+
+// cgroup returns the manager of the container's cgroup, or nil if it has
+// none recorded.
+func (c *Container) cgroup() (*cgroups.Manager, error) {
+	if c.st.CgroupPath == "" {
+		return nil, nil
+	}
+	mnt, err := cgroups.FindMount()
+	if err != nil {
+		return nil, err
+	}
+	rel, ok := strings.CutPrefix(c.st.CgroupPath, mnt)
+	if !ok || !strings.HasPrefix(rel, "/") {
+		return nil, fmt.Errorf("cgroup %s is not under the cgroup2 mount %s", c.st.CgroupPath, mnt)
+	}
+	return cgroups.NewManager(mnt, rel), nil
+}
+
+// pidfd opens a pidfd for the init and checks, after opening it, that the
+// pid still belongs to the init, so the fd cannot refer to a stranger.
+func (c *Container) pidfd() (int, error) {
+	fd, err := unix.PidfdOpen(c.st.Pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return -1, ErrNotRunning
+		}
+		return -1, fmt.Errorf("pidfd_open %d: %w", c.st.Pid, err)
+	}
+	if !c.initAlive() {
+		unix.Close(fd)
+		return -1, ErrNotRunning
+	}
+	return fd, nil
+}
+
+// writeFile writes a small control file (cgroup or proc knob) in one write.
+func writeFile(path, value string) error {
+	return os.WriteFile(path, []byte(value), 0)
+}
+
+// Unlock releases the container's lock but keeps the handle open.
+func (c *Container) Unlock() error { return c.h.Unlock() }

@@ -1,0 +1,185 @@
+package libbarco
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/console"
+	"github.com/barco-oci/barco/libbarco/rootfs"
+)
+
+// IsInit reports whether this process was started as a container's init.
+func IsInit() bool { return os.Getenv(envInitSync) != "" }
+
+// Init is the entry point of the re-executed barco inside the new
+// namespaces. It must run on the locked main OS thread (the caller locks it
+// in an init function): credentials, capabilities and some namespaces are
+// per thread, and the final execve must happen from the thread that holds
+// them. It never returns on success.
+func Init() {
+	runtime.LockOSThread()
+	fd, err := strconv.Atoi(os.Getenv(envInitSync))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "barco init: bad %s\n", envInitSync)
+		os.Exit(1)
+	}
+	unix.CloseOnExec(fd)
+	pipe := newSyncPipe(os.NewFile(uintptr(fd), "sync"))
+	if err := initContainer(pipe); err != nil {
+		_ = pipe.send(syncMsg{Type: msgError, Error: err.Error()})
+		os.Exit(1)
+	}
+	// unreachable: initContainer execs
+	os.Exit(1)
+}
+
+func initContainer(pipe *syncPipe) error {
+	var b bootstrap
+	if err := pipe.recv(&b); err != nil {
+		return err
+	}
+	os.Unsetenv(envInitSync)
+	cfg := b.Config
+	unix.CloseOnExec(b.FifoFD)
+	if b.ConsoleFD >= 0 {
+		unix.CloseOnExec(b.ConsoleFD)
+	}
+
+	if err := joinNamespaces(cfg); err != nil {
+		return err
+	}
+	if cfg.NewNamespace(configs.NEWTIME) {
+		if err := setupTimeNamespace(cfg.TimeOffsets); err != nil {
+			return err
+		}
+	}
+	if cfg.NewNamespace(configs.NEWNS) {
+		_, inUserNS := cfg.Namespace(configs.NEWUSER)
+		if err := rootfs.Prepare(cfg, rootfs.Options{NoPivot: b.NoPivot, InUserNS: inUserNS}); err != nil {
+			return fmt.Errorf("prepare rootfs: %w", err)
+		}
+	}
+	if cfg.NewNamespace(configs.NEWUTS) {
+		if cfg.Hostname != "" {
+			if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+				return fmt.Errorf("sethostname: %w", err)
+			}
+		}
+		if cfg.Domainname != "" {
+			if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
+				return fmt.Errorf("setdomainname: %w", err)
+			}
+		}
+	}
+	if cfg.Process.Terminal {
+		if err := setupTerminal(b.ConsoleFD, &cfg.Process); err != nil {
+			return err
+		}
+	}
+	if cfg.NewNamespace(configs.NEWNS) {
+		if err := rootfs.Finalize(cfg); err != nil {
+			return fmt.Errorf("finalize rootfs: %w", err)
+		}
+	}
+	if err := writeSysctls(cfg.Sysctl); err != nil {
+		return err
+	}
+	p, err := prepareProcess(&cfg.Process)
+	if err != nil {
+		return err
+	}
+	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
+		return err
+	}
+	// From here on a failure of create is no longer possible: the parent
+	// records the container and exits, and the init waits for `start`.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear parent death signal: %w", err)
+	}
+	if err := pipe.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	pipe.f.Close()
+	if err := waitForStart(b.FifoFD); err != nil {
+		// Nobody listens on the sync pipe any more; stderr is all we have.
+		fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
+		os.Exit(1)
+	}
+	err = p.exec()
+	fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
+	os.Exit(127)
+	return nil
+}
+
+// setupTerminal creates the pty inside the container, sends its master to
+// the console socket and makes the slave our stdio and controlling tty.
+func setupTerminal(consoleFD int, p *configs.Process) error {
+	if consoleFD < 0 {
+		return errors.New("process.terminal is set but there is no console socket")
+	}
+	sock := os.NewFile(uintptr(consoleFD), "console-socket")
+	defer sock.Close()
+	master, slave, err := console.NewPty()
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	if err := console.SetupSlave(slave, p.ConsoleHeight, p.ConsoleWidth); err != nil {
+		return err
+	}
+	if err := console.SendFd(sock, master); err != nil {
+		return fmt.Errorf("send console: %w", err)
+	}
+	return nil
+}
+
+// waitForStart blocks until `barco start` opens the exec fifo, then writes
+// one byte so start knows the init got past this point. The write end is
+// close-on-exec: start sees EOF once the container process runs.
+func waitForStart(fifoFD int) error {
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	unix.Close(fifoFD)
+	if _, err := unix.Write(fd, []byte{0}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	return nil
+}
+
+func writeSysctls(sysctl map[string]string) error {
+	for k, v := range sysctl {
+		path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
+		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+			return fmt.Errorf("linux.sysctl %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// closeExtraFDs marks every fd from first on close-on-exec, so only stdio
+// and the preserved fds reach the container process, whatever the runtime
+// or a library opened (CVE-2024-21626).
+func closeExtraFDs(first int) error {
+	if err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list fds: %w", err)
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}

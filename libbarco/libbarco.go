@@ -1,0 +1,50 @@
+// Package libbarco is barco's container engine: it creates, starts,
+// signals and deletes containers described by a configs.Config, keeping
+// their records in a state.Store. One file per lifecycle verb; the work
+// inside the container (mounts, credentials, execve) is in init_linux.go.
+package libbarco
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/barco-oci/barco/state"
+)
+
+// Errors the CLI maps to runc's messages.
+var (
+	ErrNotRunning = errors.New("container not running")
+	ErrNotStopped = errors.New("container is not stopped")
+	ErrNotCreated = errors.New("container is not in created state")
+)
+
+// Runtime is the entry point of the engine for one --root.
+type Runtime struct {
+	Store *state.Store
+	Log   *slog.Logger
+}
+
+// New opens (creating if needed) the state root.
+func New(root string, log *slog.Logger) (*Runtime, error) {
+	st, err := state.NewStore(root)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{Store: st, Log: log}, nil
+}
+
+// emptyDir is an empty directory under the root, the second lower layer of
+// the read-only overlay that protects the barco binary (see exeseal).
+func (rt *Runtime) emptyDir() (string, error) {
+	dir := filepath.Join(rt.Store.Root, ".empty")
+	if err := os.Mkdir(dir, 0o500); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	return dir, nil
+}

@@ -1,0 +1,193 @@
+package libbarco
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/caps"
+	"github.com/barco-oci/barco/libbarco/configs"
+)
+
+// readyProcess is a container process whose credentials and limits are set;
+// only the execve is left.
+type readyProcess struct {
+	path string
+	args []string
+	env  []string
+}
+
+func (p *readyProcess) exec() error {
+	err := unix.Exec(p.path, p.args, p.env)
+	return fmt.Errorf("exec %s: %w", p.path, err)
+}
+
+// prepareProcess applies everything of process that must happen in the
+// init before execve, in an order that keeps the privileges each step needs:
+// limits, OOM score and the bounding set while still root; then the user
+// (with capabilities kept across setuid); then the final capability sets,
+// umask and no_new_privs; the binary is looked up last, as the container
+// user would see it.
+func prepareProcess(p *configs.Process) (*readyProcess, error) {
+	if p.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	for _, rl := range p.Rlimits {
+		// syscall.Setrlimit (not prlimit) so the Go runtime forgets the
+		// RLIMIT_NOFILE it raised at start-up and does not restore it at exec.
+		lim := &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+		if err := syscall.Setrlimit(rl.Type, lim); err != nil {
+			return nil, fmt.Errorf("process.rlimits type %d: %w", rl.Type, err)
+		}
+	}
+	var sets *caps.Sets
+	if p.Capabilities != nil {
+		var err error
+		if sets, err = caps.Resolve(p.Capabilities, nil); err != nil {
+			return nil, err
+		}
+		if err := sets.DropBounding(); err != nil {
+			return nil, err
+		}
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	if err := setUser(p); err != nil {
+		return nil, err
+	}
+	if sets != nil {
+		if err := sets.Apply(); err != nil {
+			return nil, err
+		}
+	}
+	if p.Umask != nil {
+		unix.Umask(int(*p.Umask))
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return nil, fmt.Errorf("set no_new_privs: %w", err)
+		}
+	}
+	env := withHome(p.Env, p.UID)
+	path, err := lookPath(p.Args[0], env)
+	if err != nil {
+		return nil, err
+	}
+	return &readyProcess{path: path, args: p.Args, env: env}, nil
+}
+
+// setUser switches the calling thread to the container user. The raw
+// syscalls change only this thread, which is the one that execs; the
+// capabilities it keeps across the switch are trimmed by caps.Apply.
+func setUser(p *configs.Process) error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("set keepcaps: %w", err)
+	}
+	groups := make([]uint32, len(p.AdditionalGids))
+	copy(groups, p.AdditionalGids)
+	var gp uintptr
+	if len(groups) > 0 {
+		gp = uintptr(unsafe.Pointer(&groups[0]))
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), gp, 0); e != 0 {
+		// setgroups is denied in a user namespace without a gid mapping
+		// that allows it; only an explicit group list makes that an error.
+		if len(groups) > 0 || e != unix.EPERM {
+			return fmt.Errorf("setgroups %v: %w", groups, e)
+		}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(p.GID), uintptr(p.GID), uintptr(p.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", p.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(p.UID), uintptr(p.UID), uintptr(p.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", p.UID, e)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear keepcaps: %w", err)
+	}
+	return nil
+}
+
+// withHome adds HOME from the container's /etc/passwd when the process
+// environment lacks it, as runc does ("/" when the user has no entry).
+func withHome(env []string, uid uint32) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if f, err := os.Open("/etc/passwd"); err == nil {
+		home = homeFromPasswd(bufio.NewScanner(f), uid)
+		f.Close()
+	}
+	return append(env, "HOME="+home)
+}
+
+func homeFromPasswd(sc *bufio.Scanner, uid uint32) string {
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) < 6 {
+			continue
+		}
+		if id, err := strconv.ParseUint(fields[2], 10, 32); err == nil && uint32(id) == uid && fields[5] != "" {
+			return fields[5]
+		}
+	}
+	return "/"
+}
+
+// lookPath finds the binary as the container's execve would, with the PATH
+// of the process environment.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", fmt.Errorf("exec: %q: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := ""
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
+}
+
+func checkExecutable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("stat %s: is a directory", p)
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		if errors.Is(err, unix.EACCES) {
+			return fmt.Errorf("stat %s: permission denied", p)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/configs"
+)
+
+// Flags that a bind mount keeps from its source unless told otherwise, and
+// that the kernel refuses to clear in a user namespace ("locked" flags).
+const lockedFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME
+
+// Flags that only take effect through a remount of a bind mount.
+const bindRemountFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
+
+// mountOne mounts m inside the rootfs open as root.
+func mountOne(root *os.File, m *configs.Mount, inUserNS bool) error {
+	dir := true
+	if m.IsBind() {
+		st, err := os.Stat(m.Source)
+		if err != nil {
+			return fmt.Errorf("bind source: %w", err)
+		}
+		dir = st.IsDir()
+	}
+	target, err := openTarget(root, m.Destination, dir)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	remount, err := mountFirst(target, m, inUserNS)
+	if err != nil {
+		return err
+	}
+	// The fd still points below the new mount: reopen the path to reach the
+	// mount itself for the remount, propagation and attribute changes.
+	top, err := pathrs.OpenatInRoot(root, m.Destination)
+	if err != nil {
+		return fmt.Errorf("reopen mount point: %w", err)
+	}
+	defer top.Close()
+	tpath := fdPath(top)
+	if remount {
+		// A fresh bind copies the source's flags; options such as "ro" need
+		// a remount, which must repeat the flags the kernel has locked.
+		if err := remountBind(tpath, m.Flags&bindRemountFlags, m.ClearFlags); err != nil {
+			return err
+		}
+	}
+	for _, p := range m.PropagationFlags {
+		if err := unix.Mount("", tpath, "", p, ""); err != nil {
+			return fmt.Errorf("set propagation: %w", err)
+		}
+	}
+	if m.RecAttrSet != 0 || m.RecAttrClr != 0 {
+		attr := &unix.MountAttr{Attr_set: m.RecAttrSet, Attr_clr: m.RecAttrClr}
+		if err := unix.MountSetattr(int(top.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+			return fmt.Errorf("mount_setattr: %w", err)
+		}
+	}
+	return nil
+}
+
+// mountFirst performs the mount itself on the opened target and reports
+// whether the result is a bind mount whose flags still need a remount.
+func mountFirst(target *os.File, m *configs.Mount, inUserNS bool) (remount bool, err error) {
+	tpath := fdPath(target)
+	switch {
+	case m.IsBind():
+		if err := unix.Mount(m.Source, tpath, "", m.Flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+			return false, fmt.Errorf("bind %s: %w", m.Source, err)
+		}
+		return m.Flags&bindRemountFlags != 0 || m.ClearFlags != 0, nil
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		if err := unix.Mount("cgroup2", tpath, "cgroup2", m.Flags, m.Data); err != nil {
+			return false, fmt.Errorf("mount cgroup2: %w", err)
+		}
+	case m.Type == "sysfs" && inUserNS:
+		// sysfs needs a network namespace owned by the container's user
+		// namespace; without one the host's /sys is bound instead.
+		err := unix.Mount(m.Source, tpath, m.Type, m.Flags, m.Data)
+		if err == nil {
+			return false, nil
+		}
+		if !errors.Is(err, unix.EPERM) {
+			return false, fmt.Errorf("mount sysfs: %w", err)
+		}
+		if err := unix.Mount("/sys", tpath, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return false, fmt.Errorf("bind /sys: %w", err)
+		}
+		return true, nil
+	default:
+		if err := unix.Mount(m.Source, tpath, m.Type, m.Flags&^unix.MS_REMOUNT, m.Data); err != nil {
+			return false, fmt.Errorf("mount %s: %w", m.Type, err)
+		}
+	}
+	return false, nil
+}
+
+// remountBind changes the flags of the bind mount at path, keeping the
+// locked flags it already has unless they are explicitly cleared.
+func remountBind(path string, flags, clear uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return fmt.Errorf("statfs: %w", err)
+	}
+	cur := uintptr(st.Flags) & lockedFlags
+	flags |= cur &^ clear
+	if err := unix.Mount("", path, "", flags|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
+		return fmt.Errorf("remount bind: %w", err)
+	}
+	return nil
+}
