@@ -209,7 +209,14 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, opts Cre
 		return 3 + len(extra) - 1
 	}
 	syncFD := fdOf(childSock)
-	boot := bootstrap{Config: cfg, NoPivot: opts.NoPivot, PreserveFDs: opts.PreserveFDs, ConsoleFD: -1}
+	boot := bootstrap{
+		ID:           c.ID,
+		Config:       cfg,
+		NoPivot:      opts.NoPivot,
+		NoNewKeyring: opts.NoNewKeyring,
+		PreserveFDs:  opts.PreserveFDs,
+		ConsoleFD:    -1,
+	}
 	boot.FifoFD = fdOf(fifo)
 	if consoleChild != nil {
 		boot.ConsoleFD = fdOf(consoleChild)
@@ -240,6 +247,10 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, opts Cre
 		cmd.SysProcAttr.UidMappings = idMaps(cfg.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMaps(cfg.GIDMappings)
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before the init is exec'd: the host
+		// uid is not mapped inside, and an unmapped uid gets no
+		// capabilities in the new namespace.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start init: %w", err)

@@ -55,6 +55,13 @@ func initContainer(pipe *syncPipe) error {
 	if err := joinNamespaces(cfg); err != nil {
 		return err
 	}
+	if !b.NoNewKeyring {
+		// A session keyring of its own, so the container cannot read or
+		// fill the keys of whoever started it.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + b.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
 	if cfg.NewNamespace(configs.NEWTIME) {
 		if err := setupTimeNamespace(cfg.TimeOffsets); err != nil {
 			return err

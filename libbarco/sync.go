@@ -29,11 +29,13 @@ type syncMsg struct {
 
 // bootstrap is everything the init needs besides its inherited fds.
 type bootstrap struct {
-	Config      *configs.Config `json:"config"`
-	NoPivot     bool            `json:"no_pivot,omitempty"`
-	PreserveFDs int             `json:"preserve_fds,omitempty"`
-	FifoFD      int             `json:"fifo_fd"`
-	ConsoleFD   int             `json:"console_fd,omitempty"` // -1: no terminal
+	Config       *configs.Config `json:"config"`
+	ID           string          `json:"id"`
+	NoPivot      bool            `json:"no_pivot,omitempty"`
+	NoNewKeyring bool            `json:"no_new_keyring,omitempty"`
+	PreserveFDs  int             `json:"preserve_fds,omitempty"`
+	FifoFD       int             `json:"fifo_fd"`
+	ConsoleFD    int             `json:"console_fd,omitempty"` // -1: no terminal
 	// Exec is true for a process joining a running container.
 	Exec bool `json:"exec,omitempty"`
 }
