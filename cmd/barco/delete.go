@@ -25,6 +25,10 @@ func deleteCommand(g *globals) *cli.Command {
 			if errors.Is(err, state.ErrNotCreated) && force {
 				return forceRemoveHalfCreated(g, ctx.Args().First())
 			}
+			// A forced delete is idempotent, as containerd expects.
+			if errors.Is(err, state.ErrNotExist) && force {
+				return nil
+			}
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,45 @@
+# barco build, demo and tests. `make demo` and `make test` are all a newcomer needs.
+
+GO       ?= go
+VERSION  := $(shell cat VERSION)
+COMMIT   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -X main.version=$(VERSION) -X main.gitCommit=$(COMMIT)
+BINARY   := bin/barco
+ROOTFS   := tests/.cache/rootfs
+
+export CGO_ENABLED := 1
+
+.PHONY: all build rootfs demo test unit integration clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BINARY) ./cmd/barco
+
+rootfs:
+	tests/rootfs/build.sh $(ROOTFS)
+
+# Runs one container from a fresh bundle and removes everything it made.
+demo: build rootfs
+	@set -e; \
+	tmp=$$(mktemp -d); \
+	trap 'rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/bundle" "$$tmp/state"; \
+	$(BINARY) spec --bundle "$$tmp/bundle"; \
+	cp -a $(ROOTFS) "$$tmp/bundle/rootfs"; \
+	jq '.process.terminal = false | .hostname = "barco-demo" | .process.args = ["sh", "-c", "echo Hello from a barco container; echo hostname: $$(hostname); echo pid: $$$$"]' \
+		"$$tmp/bundle/config.json" > "$$tmp/config.json"; \
+	mv "$$tmp/config.json" "$$tmp/bundle/config.json"; \
+	$(BINARY) --root "$$tmp/state" run --bundle "$$tmp/bundle" demo-$$$$
+
+test: unit integration
+
+unit:
+	$(GO) test $$($(GO) list ./... | grep -v '/tests/')
+
+integration: build rootfs
+	BARCO_BINARY=$(CURDIR)/$(BINARY) BARCO_ROOTFS=$(CURDIR)/$(ROOTFS) \
+		$(GO) test -count=1 -v -timeout 20m ./tests/integration/...
+
+clean:
+	rm -rf bin tests/.cache

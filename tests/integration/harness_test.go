@@ -1,0 +1,446 @@
+// Package integration runs the barco binary against real containers built
+// from a busybox rootfs. It needs root; `make integration` builds the binary
+// and the rootfs and passes their paths in BARCO_BINARY and BARCO_ROOTFS.
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// commandTimeout bounds every command a test runs; a hung barco is killed.
+const commandTimeout = 30 * time.Second
+
+// testCgroupParent is the directory, under the cgroup2 mount, that holds the
+// cgroup of every container the tests create (linux.cgroupsPath is set to
+// /barco-test/<name>), so leftovers are easy to find.
+const testCgroupParent = "barco-test"
+
+// suite holds what TestMain found out about the host. It is written once,
+// before any test runs, and only read afterwards.
+type suite struct {
+	binary  string // the barco binary under test
+	rootfs  string // the busybox rootfs copied into each bundle
+	cgroup2 string // mount point of the cgroup2 hierarchy, "" if none
+	skip    string // why the tests cannot run here, "" if they can
+	reaper  *reaper
+}
+
+var env suite
+
+func TestMain(m *testing.M) {
+	env = discover()
+	if env.skip == "" {
+		// Containers made by `barco create` outlive the barco process that
+		// started them; as a subreaper we become their parent instead of
+		// PID 1, which does not reap on this host.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+			os.Exit(1)
+		}
+		env.reaper = newReaper()
+	}
+	code := m.Run()
+	if env.skip == "" {
+		env.reaper.stop()
+		if err := checkSuiteLeftovers(); err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: leftovers after the suite: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}
+
+func discover() suite {
+	s := suite{binary: os.Getenv("BARCO_BINARY"), rootfs: os.Getenv("BARCO_ROOTFS")}
+	switch {
+	case os.Geteuid() != 0:
+		s.skip = "integration tests need root"
+	case s.binary == "" || s.rootfs == "":
+		s.skip = "BARCO_BINARY and BARCO_ROOTFS are not set; run `make integration`"
+	}
+	if s.skip != "" {
+		return s
+	}
+	if _, err := os.Stat(s.binary); err != nil {
+		s.skip = fmt.Sprintf("barco binary: %v", err)
+	} else if _, err := os.Stat(filepath.Join(s.rootfs, "bin", "busybox")); err != nil {
+		s.skip = fmt.Sprintf("busybox rootfs: %v", err)
+	}
+	mnt, err := cgroup2Mount()
+	if err != nil {
+		s.skip = fmt.Sprintf("find cgroup2 mount: %v", err)
+	}
+	s.cgroup2 = mnt
+	return s
+}
+
+// requireEnv skips the test when the suite cannot run on this host.
+func requireEnv(t *testing.T) {
+	t.Helper()
+	if env.skip != "" {
+		t.Skip(env.skip)
+	}
+}
+
+// cgroup2Mount finds where the cgroup2 hierarchy is mounted. On hybrid hosts
+// it is not /sys/fs/cgroup but a subdirectory such as /sys/fs/cgroup/unified.
+func cgroup2Mount() (string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// Fields after " - " are: fstype, source, super options.
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		if f := strings.Fields(post); len(f) > 0 && f[0] == "cgroup2" {
+			if pf := strings.Fields(pre); len(pf) >= 5 {
+				return unescapeMountPath(pf[4]), nil
+			}
+		}
+	}
+	return "", errors.New("no cgroup2 mount in /proc/self/mountinfo")
+}
+
+// unescapeMountPath undoes the octal escapes (\040 for space, ...) that
+// mountinfo uses in paths.
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// testCgroupDir is the host path of the cgroup named by cgroupsPath
+// "/barco-test/<name>".
+func testCgroupDir(name string) string {
+	return filepath.Join(env.cgroup2, testCgroupParent, name)
+}
+
+// reaper waits for orphaned processes reparented to the test binary, but
+// never for the commands the tests run themselves: exec.Cmd.Wait must get
+// their exit status.
+type reaper struct {
+	mu      sync.Mutex
+	running map[int]bool // PIDs of started, not yet waited exec.Cmds
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+func newReaper() *reaper {
+	r := &reaper{running: map[int]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+func (r *reaper) loop() {
+	defer close(r.done)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.quit:
+			r.reapOnce()
+			return
+		case <-tick.C:
+			r.reapOnce()
+		}
+	}
+}
+
+func (r *reaper) stop() {
+	close(r.quit)
+	<-r.done
+}
+
+func (r *reaper) reapOnce() {
+	// The lock is held while listing and waiting so that a command started
+	// concurrently is registered before its PID can be looked at.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range children() {
+		if r.running[p.pid] || p.state != "Z" {
+			continue
+		}
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(p.pid, &ws, unix.WNOHANG, nil)
+	}
+}
+
+// start starts cmd and records it as one the reaper must leave alone.
+func (r *reaper) start(cmd *exec.Cmd) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	r.running[cmd.Process.Pid] = true
+	return nil
+}
+
+// wait waits for cmd and hands its PID back to the reaper.
+func (r *reaper) wait(cmd *exec.Cmd) error {
+	err := cmd.Wait()
+	r.mu.Lock()
+	delete(r.running, cmd.Process.Pid)
+	r.mu.Unlock()
+	return err
+}
+
+// untrackedChildren lists live children of the test binary that are not
+// commands the tests are running: containers (or runtime helpers) that were
+// reparented to us and are still alive.
+func (r *reaper) untrackedChildren() []proc {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []proc
+	for _, p := range children() {
+		if !r.running[p.pid] && p.state != "Z" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+type proc struct {
+	pid     int
+	ppid    int
+	state   string
+	cmdline string
+}
+
+// processes lists every process in /proc. Processes that exit while being
+// read are skipped.
+func processes() []proc {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []proc
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name may contain spaces and parentheses; the fields
+		// after the last ')' are "state ppid ...".
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		out = append(out, proc{
+			pid:     pid,
+			ppid:    ppid,
+			state:   f[0],
+			cmdline: strings.TrimSpace(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))),
+		})
+	}
+	return out
+}
+
+// children lists the direct children of the test binary. The kernel's
+// /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN, which not every
+// kernel has, so /proc is scanned instead.
+func children() []proc {
+	self := os.Getpid()
+	var out []proc
+	for _, p := range processes() {
+		if p.ppid == self {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// result is what a finished command left behind.
+type result struct {
+	cmd    string
+	stdout string
+	stderr string
+	code   int // exit code; 128+signal if killed by a signal
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", r.cmd, r.code, r.stdout, r.stderr)
+}
+
+// runCmd runs a command to completion with a timeout. Output goes to files,
+// not pipes: a container started by the command inherits its stdio and may
+// outlive it, and a pipe would keep Wait blocked until the container exits.
+func runCmd(t *testing.T, name string, args ...string) result {
+	t.Helper()
+	dir := t.TempDir()
+	stdout, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	res := result{cmd: strings.Join(append([]string{name}, args...), " ")}
+	if err := env.reaper.start(cmd); err != nil {
+		t.Fatalf("start %s: %v", res.cmd, err)
+	}
+	waitErr := env.reaper.wait(cmd)
+
+	out, _ := os.ReadFile(stdout.Name())
+	errOut, _ := os.ReadFile(stderr.Name())
+	res.stdout, res.stderr = string(out), string(errOut)
+	if ctx.Err() != nil {
+		t.Fatalf("timed out after %v, killed\n%s", commandTimeout, res)
+	}
+	res.code = exitCode(cmd.ProcessState)
+	if waitErr != nil && cmd.ProcessState == nil {
+		t.Fatalf("wait %s: %v", res.cmd, waitErr)
+	}
+	return res
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// checkSuiteLeftovers runs after all tests: every container cgroup must be
+// gone and no container process may still be alive. It removes what it finds
+// so that the next run starts clean.
+func checkSuiteLeftovers() error {
+	var problems []string
+	parent := filepath.Join(env.cgroup2, testCgroupParent)
+	entries, err := os.ReadDir(parent)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		problems = append(problems, err.Error())
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			problems = append(problems, "cgroup "+filepath.Join(parent, e.Name()))
+			if err := removeCgroup(filepath.Join(parent, e.Name())); err != nil {
+				problems = append(problems, err.Error())
+			}
+		}
+	}
+	if err := os.Remove(parent); err != nil && !errors.Is(err, os.ErrNotExist) {
+		problems = append(problems, fmt.Sprintf("remove %s: %v", parent, err))
+	}
+	for _, p := range env.reaper.untrackedChildren() {
+		problems = append(problems, fmt.Sprintf("process %d (%s)", p.pid, p.cmdline))
+		_ = unix.Kill(p.pid, unix.SIGKILL)
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// removeCgroup kills every process in a cgroup tree and removes it,
+// deepest directories first.
+func removeCgroup(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	// cgroup.kill (Linux 5.14) kills the whole subtree at once.
+	_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+	var dirs []string
+	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	var lastErr error
+	for i := len(dirs) - 1; i >= 0; i-- {
+		lastErr = eventually(5*time.Second, func() error { return os.Remove(dirs[i]) })
+	}
+	if lastErr != nil {
+		return fmt.Errorf("remove cgroup %s: %w", dir, lastErr)
+	}
+	return nil
+}
+
+// eventually retries f every 50 ms until it succeeds or the time is up, and
+// returns its last error.
+func eventually(limit time.Duration, f func() error) error {
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// mountPointsContaining lists mount points in our mount namespace whose path
+// contains s.
+func mountPointsContaining(s string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		if mp := unescapeMountPath(fields[4]); strings.Contains(mp, s) {
+			out = append(out, mp)
+		}
+	}
+	return out
+}
