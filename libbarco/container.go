@@ -27,7 +27,7 @@ type Container struct {
 	st *state.State
 
 	// Set only in the process that created the container.
-	initProc *os.Process
+	init *spawned
 	// Console is the pty master when Create was asked to keep it.
 	Console *os.File
 }

@@ -4,21 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/cgroups"
 	"github.com/barco-oci/barco/libbarco/configs"
-	"github.com/barco-oci/barco/libbarco/console"
-	"github.com/barco-oci/barco/libbarco/exeseal"
 	"github.com/barco-oci/barco/state"
 )
 
@@ -48,6 +43,9 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	if cfg.Process.Terminal && opts.ConsoleSocket == "" && !opts.KeepConsole {
 		return nil, ErrTTYNeedsSocket
 	}
+	if opts.PreserveFDs < 0 {
+		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", opts.PreserveFDs)
+	}
 	begin := time.Now()
 	h, err := rt.Store.Create(id)
 	if err != nil {
@@ -59,9 +57,8 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 		if retErr == nil {
 			return
 		}
-		if c.initProc != nil {
-			_ = c.initProc.Kill()
-			_, _ = c.initProc.Wait()
+		if c.init != nil {
+			c.init.kill()
 		}
 		if cg != nil {
 			_ = cg.Kill()
@@ -105,13 +102,13 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	if err := c.spawnInit(cfg, cg, opts); err != nil {
 		return nil, err
 	}
-	rt.Log.Debug("create: init ready", "id", id, "pid", c.initProc.Pid, "elapsed", time.Since(begin))
+	rt.Log.Debug("create: init ready", "id", id, "pid", c.init.pid, "elapsed", time.Since(begin))
 
-	start, _, err := state.ProcStat(c.initProc.Pid)
+	start, _, err := state.ProcStat(c.init.pid)
 	if err != nil {
 		return nil, fmt.Errorf("read init start time: %w", err)
 	}
-	c.st.Pid = c.initProc.Pid
+	c.st.Pid = c.init.pid
 	c.st.PidStartTime = start
 	if err := h.Save(c.st); err != nil {
 		return nil, err
@@ -143,7 +140,7 @@ func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manag
 	return cg, nil
 }
 
-// spawnInit starts the init in its new namespaces and cgroup and waits until
+// spawnInit starts the init in its namespaces and cgroup and waits until
 // it is ready (or failed).
 func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, opts CreateOpts) error {
 	fifoPath := c.h.Path(execFifoName)
@@ -159,166 +156,73 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, opts Cre
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
-
-	empty, err := c.rt.emptyDir()
-	if err != nil {
-		return err
-	}
-	exe, err := exeseal.Open(empty)
-	if err != nil {
-		return err
-	}
-	defer exe.Close()
-
-	parentSock, childSock, err := socketPair("sync")
-	if err != nil {
-		return err
-	}
-	defer parentSock.Close()
-	defer childSock.Close()
-
-	var consoleParent, consoleChild *os.File
-	if cfg.Process.Terminal {
-		if opts.ConsoleSocket != "" {
-			consoleChild, err = dialConsoleSocket(opts.ConsoleSocket)
-		} else {
-			consoleParent, consoleChild, err = socketPair("console")
-		}
-		if err != nil {
-			return err
-		}
-		defer consoleChild.Close()
-		if consoleParent != nil {
-			defer consoleParent.Close()
-		}
-	}
-
 	cgfd, err := cg.OpenFD()
 	if err != nil {
 		return err
 	}
 	defer unix.Close(cgfd)
 
-	// Fd layout of the init: 0-2 stdio, then the preserved fds, then ours.
-	extra := make([]*os.File, 0, opts.PreserveFDs+4)
-	for i := 0; i < opts.PreserveFDs; i++ {
-		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
-	}
-	fdOf := func(f *os.File) int {
-		extra = append(extra, f)
-		return 3 + len(extra) - 1
-	}
-	syncFD := fdOf(childSock)
-	boot := bootstrap{
-		ID:           c.ID,
-		Config:       cfg,
-		NoPivot:      opts.NoPivot,
-		NoNewKeyring: opts.NoNewKeyring,
-		PreserveFDs:  opts.PreserveFDs,
-		ConsoleFD:    -1,
-	}
-	boot.FifoFD = fdOf(fifo)
-	if consoleChild != nil {
-		boot.ConsoleFD = fdOf(consoleChild)
-	}
-	// The binary is executed through its fd at a fixed slot: an fd number
-	// of our own could be overwritten by the ExtraFiles shuffle.
-	exeFD := fdOf(exe)
-
-	clone, unshare := cloneFlags(cfg)
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
-		Args:       []string{"barco", "init"},
-		Env:        []string{envInitSync + "=" + strconv.Itoa(syncFD)},
-		Stdin:      orStd(opts.Stdin, os.Stdin),
-		Stdout:     orStd(opts.Stdout, os.Stdout),
-		Stderr:     orStd(opts.Stderr, os.Stderr),
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:   clone,
-			Unshareflags: unshare,
-			UseCgroupFD:  true,
-			CgroupFD:     cgfd,
-			// Until it reports ready, the init dies with its creator.
-			Pdeathsig: unix.SIGKILL,
+	req := &spawnRequest{
+		boot: bootstrap{
+			ID:           c.ID,
+			Config:       cfg,
+			NoPivot:      opts.NoPivot,
+			NoNewKeyring: opts.NoNewKeyring,
+			PreserveFDs:  opts.PreserveFDs,
 		},
+		cgroupFD:      cgfd,
+		fifo:          fifo,
+		consoleSocket: opts.ConsoleSocket,
+		keepConsole:   opts.KeepConsole,
+		stdio:         [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 	}
-	if clone&unix.CLONE_NEWUSER != 0 {
-		cmd.SysProcAttr.UidMappings = idMaps(cfg.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMaps(cfg.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
-		// Become the namespace's root before the init is exec'd: the host
-		// uid is not mapped inside, and an unmapped uid gets no
-		// capabilities in the new namespace.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start init: %w", err)
-	}
-	c.initProc = cmd.Process
-	childSock.Close()
-	if consoleChild != nil {
-		consoleChild.Close()
-	}
-
-	pipe := newSyncPipe(parentSock)
-	if err := pipe.send(boot); err != nil {
+	if err := planNamespaces(req, cfg); err != nil {
 		return err
 	}
-	if consoleParent != nil {
-		master, err := console.RecvFd(consoleParent)
-		if err != nil {
-			// The init failed before sending the console: its own report
-			// is the better error.
-			if rerr := pipe.waitReady(); rerr != nil {
-				return rerr
-			}
-			return fmt.Errorf("receive console: %w", err)
-		}
-		c.Console = master
-	}
-	if err := pipe.waitReady(); err != nil {
+	defer closeNamespaces(req.join)
+	sp, err := c.rt.spawn(req)
+	if err != nil {
 		return err
 	}
+	c.init = sp
+	c.Console = sp.console
 	return nil
 }
 
-func orStd(f, def *os.File) *os.File {
-	if f != nil {
-		return f
+// planNamespaces decides how the init gets its namespaces. Without any to
+// join, clone creates them all (the fast path). Otherwise the nsenter
+// constructor joins the given ones first and then unshares the new ones, so
+// that new namespaces are owned by a joined user namespace.
+func planNamespaces(req *spawnRequest, cfg *configs.Config) error {
+	clone, unshare := cloneFlags(cfg)
+	var joinPID bool
+	for _, t := range joinOrder {
+		ns, ok := cfg.Namespace(t)
+		if !ok || ns.Path == "" {
+			continue
+		}
+		f, err := openNamespace(ns.Path)
+		if err != nil {
+			closeNamespaces(req.join)
+			req.join = nil
+			return fmt.Errorf("linux.namespaces: %s namespace %s: %w", t, ns.Path, err)
+		}
+		req.join = append(req.join, nsFile{Type: t, File: f})
+		joinPID = joinPID || t == configs.NEWPID
 	}
-	return def
-}
-
-func idMaps(m []configs.IDMap) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, e := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	if len(req.join) == 0 {
+		req.clone, req.unshare = clone, unshare
+		req.uidMaps, req.gidMaps = cfg.UIDMappings, cfg.GIDMappings
+		return nil
 	}
-	return out
-}
-
-func socketPair(name string) (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair %s: %w", name, err)
+	if clone&unix.CLONE_NEWUSER != 0 {
+		closeNamespaces(req.join)
+		req.join = nil
+		return errors.New("linux.namespaces: a new user namespace cannot be combined with joining other namespaces by path")
 	}
-	return os.NewFile(uintptr(fds[0]), name+"-parent"), os.NewFile(uintptr(fds[1]), name+"-child"), nil
-}
-
-// dialConsoleSocket connects to the --console-socket listener and returns
-// the connection as a file for the init.
-func dialConsoleSocket(path string) (*os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, err)
-	}
-	defer conn.Close()
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		return nil, fmt.Errorf("console socket %s: %w", path, err)
-	}
-	return f, nil
+	req.nsUnshare = clone | unshare
+	req.fork = joinPID || clone&unix.CLONE_NEWPID != 0
+	return nil
 }
 
 // writePidFile writes pid atomically (temp file + rename), as containerd

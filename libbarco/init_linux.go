@@ -12,6 +12,7 @@ import (
 
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/console"
+	"github.com/barco-oci/barco/libbarco/nsenter"
 	"github.com/barco-oci/barco/libbarco/rootfs"
 )
 
@@ -46,6 +47,10 @@ func initContainer(pipe *syncPipe) error {
 		return err
 	}
 	os.Unsetenv(envInitSync)
+	os.Unsetenv(nsenter.Env)
+	if b.Exec {
+		return initExec(pipe, &b)
+	}
 	cfg := b.Config
 	unix.CloseOnExec(b.FifoFD)
 	if b.ConsoleFD >= 0 {
@@ -86,7 +91,7 @@ func initContainer(pipe *syncPipe) error {
 		}
 	}
 	if cfg.Process.Terminal {
-		if err := setupTerminal(b.ConsoleFD, &cfg.Process); err != nil {
+		if err := setupTerminal(b.ConsoleFD, &cfg.Process, true); err != nil {
 			return err
 		}
 	}
@@ -125,9 +130,41 @@ func initContainer(pipe *syncPipe) error {
 	return nil
 }
 
+// initExec prepares a process joining a running container: the nsenter
+// constructor already put us in its namespaces and the parent in its
+// cgroup; only the process settings are left.
+func initExec(pipe *syncPipe, b *bootstrap) error {
+	if b.ConsoleFD >= 0 {
+		unix.CloseOnExec(b.ConsoleFD)
+	}
+	if b.Config.Process.Terminal {
+		if err := setupTerminal(b.ConsoleFD, &b.Config.Process, false); err != nil {
+			return err
+		}
+	}
+	p, err := prepareProcess(&b.Config.Process)
+	if err != nil {
+		return err
+	}
+	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear parent death signal: %w", err)
+	}
+	if err := pipe.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	pipe.f.Close()
+	err = p.exec()
+	fmt.Fprintf(os.Stderr, "barco exec: %v\n", err)
+	os.Exit(127)
+	return nil
+}
+
 // setupTerminal creates the pty inside the container, sends its master to
 // the console socket and makes the slave our stdio and controlling tty.
-func setupTerminal(consoleFD int, p *configs.Process) error {
+func setupTerminal(consoleFD int, p *configs.Process, asConsole bool) error {
 	if consoleFD < 0 {
 		return errors.New("process.terminal is set but there is no console socket")
 	}
@@ -138,7 +175,7 @@ func setupTerminal(consoleFD int, p *configs.Process) error {
 		return err
 	}
 	defer master.Close()
-	if err := console.SetupSlave(slave, p.ConsoleHeight, p.ConsoleWidth); err != nil {
+	if err := console.SetupSlave(slave, p.ConsoleHeight, p.ConsoleWidth, asConsole); err != nil {
 		return err
 	}
 	if err := console.SendFd(sock, master); err != nil {

@@ -20,6 +20,7 @@ const envInitSync = "_BARCO_INIT_SYNC"
 const (
 	msgReady = "ready"
 	msgError = "error"
+	msgPid   = "pid" // from the nsenter constructor, see nsenter.c
 )
 
 type syncMsg struct {
@@ -77,5 +78,29 @@ func (s *syncPipe) waitReady() error {
 		return errors.New(m.Error)
 	default:
 		return fmt.Errorf("unexpected message %q from init", m.Type)
+	}
+}
+
+// terminal reports whether the process to start gets a pty.
+func (b *bootstrap) terminal() bool {
+	return b.Config != nil && b.Config.Process.Terminal
+}
+
+// readPid reads the pid the nsenter intermediate reports after its fork.
+func (s *syncPipe) readPid() (int, error) {
+	var m struct {
+		syncMsg
+		Pid int `json:"pid"`
+	}
+	if err := s.recv(&m); err != nil {
+		return 0, err
+	}
+	switch m.Type {
+	case msgPid:
+		return m.Pid, nil
+	case msgError:
+		return 0, errors.New(m.Error)
+	default:
+		return 0, fmt.Errorf("unexpected message %q from nsenter", m.Type)
 	}
 }

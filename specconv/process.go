@@ -13,48 +13,66 @@ import (
 )
 
 func convertProcess(spec *specs.Spec, c *configs.Config) error {
-	p := spec.Process
+	var personality *specs.LinuxPersonality
+	if spec.Linux != nil {
+		personality = spec.Linux.Personality
+	}
+	if err := checkPersonality(personality); err != nil {
+		return err
+	}
+	proc, err := ConvertProcess(spec.Process)
+	if err != nil {
+		return err
+	}
+	proc.Personality = personality
+	c.Process = *proc
+	return nil
+}
+
+// ConvertProcess validates and converts a process object on its own, as
+// `exec --process` passes it. Error paths start with "process.".
+func ConvertProcess(p *specs.Process) (*configs.Process, error) {
+	if p == nil {
+		return nil, fieldErr("process", "required")
+	}
 	if len(p.Args) == 0 {
-		return fieldErr("process.args", "must not be empty")
+		return nil, fieldErr("process.args", "must not be empty")
 	}
 	if p.Args[0] == "" {
-		return fieldErr("process.args[0]", "must not be empty")
+		return nil, fieldErr("process.args[0]", "must not be empty")
 	}
 	if p.Cwd == "" {
-		return fieldErr("process.cwd", "required")
+		return nil, fieldErr("process.cwd", "required")
 	}
 	if !filepath.IsAbs(p.Cwd) {
-		return fieldErr("process.cwd", "%q must be absolute", p.Cwd)
+		return nil, fieldErr("process.cwd", "%q must be absolute", p.Cwd)
 	}
 	for i, kv := range p.Env {
 		if err := checkEnv(kv); err != nil {
-			return fieldErr(index("process.env", i), "%w", err)
+			return nil, fieldErr(index("process.env", i), "%w", err)
 		}
 	}
 	if p.User.Umask != nil && *p.User.Umask > 0o777 {
-		return fieldErr("process.user.umask", "%#o is not a permission mask", *p.User.Umask)
+		return nil, fieldErr("process.user.umask", "%#o is not a permission mask", *p.User.Umask)
 	}
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
-		return fieldErr("process.oomScoreAdj", "%d is outside [-1000, 1000]", *p.OOMScoreAdj)
+		return nil, fieldErr("process.oomScoreAdj", "%d is outside [-1000, 1000]", *p.OOMScoreAdj)
 	}
 	caps, err := convertCapabilities(p.Capabilities)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rlimits, err := convertRlimits(p.Rlimits)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkScheduler(p.Scheduler); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkIOPriority(p.IOPriority); err != nil {
-		return err
+		return nil, err
 	}
-	if err := checkPersonality(spec.Linux.Personality); err != nil {
-		return err
-	}
-	c.Process = configs.Process{
+	proc := &configs.Process{
 		Args:            append([]string(nil), p.Args...),
 		Env:             append([]string(nil), p.Env...),
 		Cwd:             filepath.Clean(p.Cwd),
@@ -71,14 +89,13 @@ func convertProcess(spec *specs.Spec, c *configs.Config) error {
 		SelinuxLabel:    p.SelinuxLabel,
 		Scheduler:       p.Scheduler,
 		IOPriority:      p.IOPriority,
-		Personality:     spec.Linux.Personality,
 	}
 	// The spec says consoleSize is ignored without a terminal.
 	if p.Terminal && p.ConsoleSize != nil {
-		c.Process.ConsoleHeight = p.ConsoleSize.Height
-		c.Process.ConsoleWidth = p.ConsoleSize.Width
+		proc.ConsoleHeight = p.ConsoleSize.Height
+		proc.ConsoleWidth = p.ConsoleSize.Width
 	}
-	return nil
+	return proc, nil
 }
 
 func checkEnv(kv string) error {

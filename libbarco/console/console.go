@@ -77,8 +77,9 @@ func RecvFd(sock *os.File) (*os.File, error) {
 }
 
 // SetupSlave makes the pty slave at path the controlling terminal and the
-// stdio of the calling process, and binds it over /dev/console.
-func SetupSlave(path string, rows, cols uint) error {
+// stdio of the calling process; for a container's init (asConsole) it is
+// also bound over /dev/console.
+func SetupSlave(path string, rows, cols uint, asConsole bool) error {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
@@ -90,8 +91,10 @@ func SetupSlave(path string, rows, cols uint) error {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
-	if err := bindConsole(path); err != nil {
-		return err
+	if asConsole {
+		if err := bindConsole(path); err != nil {
+			return err
+		}
 	}
 	for i := 0; i < 3; i++ {
 		if err := unix.Dup3(fd, i, 0); err != nil {

@@ -1,0 +1,344 @@
+package libbarco
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/console"
+	"github.com/barco-oci/barco/libbarco/exeseal"
+	"github.com/barco-oci/barco/libbarco/nsenter"
+)
+
+// nsFile is an open namespace to join.
+type nsFile struct {
+	Type configs.NamespaceType
+	File *os.File
+}
+
+// spawnRequest describes one barco init (a container's init or an exec'd
+// process) to start.
+type spawnRequest struct {
+	boot          bootstrap
+	cgroupFD      int
+	fifo          *os.File // the exec fifo; nil for exec
+	consoleSocket string   // send the pty master there...
+	keepConsole   bool     // ...or receive it here
+	stdio         [3]*os.File
+
+	// Namespaces created by clone (the Go path, when nothing is joined).
+	clone, unshare uintptr
+	uidMaps        []configs.IDMap
+	gidMaps        []configs.IDMap
+
+	// Namespaces joined (and created) by the nsenter constructor.
+	join      []nsFile
+	nsUnshare uintptr
+	fork      bool
+}
+
+// spawned is a started init.
+type spawned struct {
+	// proc is our direct child: the init itself, or the intermediate
+	// process of a fork (already reaped then).
+	proc *os.Process
+	// pid is the host pid of the process in the container.
+	pid     int
+	console *os.File
+}
+
+// wait waits for the container process to exit and returns its status as
+// a shell reports it. A forked process was re-parented to us (the caller is
+// a child subreaper).
+func (s *spawned) wait() (int, error) {
+	p := s.proc
+	if p.Pid != s.pid {
+		var err error
+		if p, err = os.FindProcess(s.pid); err != nil {
+			return -1, err
+		}
+	}
+	ps, err := p.Wait()
+	if err != nil {
+		return -1, err
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ps.ExitCode(), nil
+}
+
+// spawn starts the init and waits until it reports ready (or failed). On
+// failure everything it started is killed and reaped.
+func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
+	empty, err := rt.emptyDir()
+	if err != nil {
+		return nil, err
+	}
+	exe, err := exeseal.Open(empty)
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+
+	parentSock, childSock, err := socketPair("sync")
+	if err != nil {
+		return nil, err
+	}
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	var consoleParent, consoleChild *os.File
+	if req.boot.terminal() {
+		if req.consoleSocket != "" {
+			consoleChild, err = dialConsoleSocket(req.consoleSocket)
+		} else if req.keepConsole {
+			consoleParent, consoleChild, err = socketPair("console")
+		} else {
+			err = ErrTTYNeedsSocket
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer consoleChild.Close()
+		if consoleParent != nil {
+			defer consoleParent.Close()
+		}
+	}
+
+	// Fd layout of the init: 0-2 stdio, then the preserved fds, then ours.
+	n := req.boot.PreserveFDs
+	extra := make([]*os.File, 0, n+6+len(req.join))
+	for i := 0; i < n; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved-fd"))
+	}
+	fdOf := func(f *os.File) int {
+		extra = append(extra, f)
+		return 3 + len(extra) - 1
+	}
+	syncFD := fdOf(childSock)
+	boot := req.boot
+	boot.FifoFD, boot.ConsoleFD = -1, -1
+	if req.fifo != nil {
+		boot.FifoFD = fdOf(req.fifo)
+	}
+	if consoleChild != nil {
+		boot.ConsoleFD = fdOf(consoleChild)
+	}
+	env := []string{envInitSync + "=" + strconv.Itoa(syncFD)}
+	if len(req.join) > 0 || req.nsUnshare != 0 || req.fork {
+		spec := nsenter.Spec{SyncFD: syncFD, Unshare: req.nsUnshare, Fork: req.fork}
+		for i, ns := range req.join {
+			spec.Join = append(spec.Join, fdOf(ns.File))
+			if i == 0 && ns.Type == configs.NEWUSER {
+				spec.JoinUser = true
+			}
+		}
+		env = append(env, nsenter.Env+"="+spec.Encode())
+	}
+	// The binary is executed through its fd at a fixed slot: an fd number
+	// of our own could be overwritten by the ExtraFiles shuffle.
+	exeFD := fdOf(exe)
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
+		Args:       []string{"barco", "init"},
+		Env:        env,
+		Stdin:      orStd(req.stdio[0], os.Stdin),
+		Stdout:     orStd(req.stdio[1], os.Stdout),
+		Stderr:     orStd(req.stdio[2], os.Stderr),
+		ExtraFiles: extra,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:   req.clone,
+			Unshareflags: req.unshare,
+			UseCgroupFD:  req.cgroupFD >= 0,
+			CgroupFD:     req.cgroupFD,
+			// Until it reports ready, the init dies with its creator.
+			Pdeathsig: unix.SIGKILL,
+		},
+	}
+	if req.clone&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMaps(req.uidMaps)
+		cmd.SysProcAttr.GidMappings = idMaps(req.gidMaps)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before the init is exec'd: the host
+		// uid is not mapped inside, and an unmapped uid gets no
+		// capabilities in the new namespace.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	sp := &spawned{proc: cmd.Process, pid: cmd.Process.Pid}
+	defer func() {
+		if retErr != nil {
+			sp.kill()
+		}
+	}()
+	childSock.Close()
+	if consoleChild != nil {
+		consoleChild.Close()
+	}
+
+	pipe := newSyncPipe(parentSock)
+	if req.fork {
+		if sp.pid, err = pipe.readPid(); err != nil {
+			_, _ = cmd.Process.Wait()
+			return nil, err
+		}
+		// The intermediate exits right after reporting; reaping it also
+		// guarantees the container process has been re-parented.
+		if _, err := cmd.Process.Wait(); err != nil {
+			return nil, fmt.Errorf("wait for nsenter: %w", err)
+		}
+	}
+	if err := pipe.send(boot); err != nil {
+		return nil, err
+	}
+	if consoleParent != nil {
+		master, err := console.RecvFd(consoleParent)
+		if err != nil {
+			// The init failed before sending the console: its own report
+			// is the better error.
+			if rerr := pipe.waitReady(); rerr != nil {
+				return nil, rerr
+			}
+			return nil, fmt.Errorf("receive console: %w", err)
+		}
+		sp.console = master
+	}
+	if err := pipe.waitReady(); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// kill kills and reaps a started init after a failure.
+func (s *spawned) kill() {
+	_ = unix.Kill(s.pid, unix.SIGKILL)
+	if s.pid == s.proc.Pid {
+		_, _ = s.proc.Wait()
+		return
+	}
+	// A forked child is ours only if we are a subreaper; reap it if so.
+	var ws unix.WaitStatus
+	_, _ = unix.Wait4(s.pid, &ws, 0, nil)
+	if s.console != nil {
+		s.console.Close()
+	}
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+func idMaps(m []configs.IDMap) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+func socketPair(name string) (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair %s: %w", name, err)
+	}
+	return os.NewFile(uintptr(fds[0]), name+"-parent"), os.NewFile(uintptr(fds[1]), name+"-child"), nil
+}
+
+// dialConsoleSocket connects to the --console-socket listener and returns
+// the connection as a file for the init.
+func dialConsoleSocket(path string) (*os.File, error) {
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, err)
+	}
+	defer conn.Close()
+	f, err := conn.(*net.UnixConn).File()
+	if err != nil {
+		return nil, fmt.Errorf("console socket %s: %w", path, err)
+	}
+	return f, nil
+}
+
+// openNamespaces opens the namespaces of process pid that cfg lists, user
+// first and mount last, skipping those that are already ours.
+func openNamespaces(pid int, cfg *configs.Config) ([]nsFile, error) {
+	var out []nsFile
+	for _, t := range joinOrder {
+		if _, ok := cfg.Namespace(t); !ok {
+			continue
+		}
+		f, err := openNamespace(fmt.Sprintf("/proc/%d/ns/%s", pid, procNSName[t]))
+		if err != nil {
+			closeNamespaces(out)
+			return nil, err
+		}
+		if same, err := sameAsOurs(f, t); err != nil || same {
+			f.Close()
+			if err != nil {
+				closeNamespaces(out)
+				return nil, err
+			}
+			continue
+		}
+		out = append(out, nsFile{Type: t, File: f})
+	}
+	return out, nil
+}
+
+func openNamespace(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("namespace %s: %w", path, ErrNotRunning)
+		}
+		return nil, fmt.Errorf("open namespace: %w", err)
+	}
+	return f, nil
+}
+
+func closeNamespaces(ns []nsFile) {
+	for _, n := range ns {
+		n.File.Close()
+	}
+}
+
+// sameAsOurs reports whether f is the namespace of type t we are already in
+// (joining it again is pointless, and for a user namespace not allowed).
+func sameAsOurs(f *os.File, t configs.NamespaceType) (bool, error) {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
+		return false, err
+	}
+	if err := unix.Stat("/proc/self/ns/"+procNSName[t], &b); err != nil {
+		return false, err
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino, nil
+}
+
+// joinOrder: the user namespace first (it grants the rights to join the
+// others), the mount namespace last (joining it changes our root).
+var joinOrder = []configs.NamespaceType{
+	configs.NEWUSER, configs.NEWIPC, configs.NEWUTS, configs.NEWNET,
+	configs.NEWPID, configs.NEWCGROUP, configs.NEWTIME, configs.NEWNS,
+}
+
+var procNSName = map[configs.NamespaceType]string{
+	configs.NEWUSER: "user", configs.NEWIPC: "ipc", configs.NEWUTS: "uts",
+	configs.NEWNET: "net", configs.NEWPID: "pid", configs.NEWCGROUP: "cgroup",
+	configs.NEWTIME: "time", configs.NEWNS: "mnt",
+}

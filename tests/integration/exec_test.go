@@ -1,0 +1,249 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// startSleeper runs c detached with a long sleep and returns its state.
+func startSleeper(t *testing.T, c *container) ociState {
+	t.Helper()
+	if res := c.run("--detach"); res.code != 0 {
+		t.Fatalf("run --detach\n%s", res)
+	}
+	return c.waitStatus("running")
+}
+
+func TestExecCommandAndExitCode(t *testing.T) {
+	c := newRuntime(t).newContainer("sleep", "1000")
+	startSleeper(t, c)
+
+	res := c.mustBarco("exec", c.id, "sh", "-c", "echo hello from exec; echo pid=$$")
+	assertContains(t, "exec output", res.stdout, "hello from exec")
+	// The container has its own pid namespace: the exec'd shell is not pid 1
+	// but is a member of it (a small pid, not a host pid).
+	pidLine := strings.TrimSpace(res.stdout[strings.Index(res.stdout, "pid=")+4:])
+	if pid, err := strconv.Atoi(pidLine); err != nil || pid <= 1 || pid > 1000 {
+		t.Errorf("exec'd shell pid %q is not a pid of the container's namespace", pidLine)
+	}
+	if res := c.barco("exec", c.id, "sh", "-c", "exit 7"); res.code != 7 {
+		t.Errorf("exit code %d, want 7\n%s", res.code, res)
+	}
+	if res := c.barco("exec", c.id, "sh", "-c", "kill -9 $$"); res.code != 137 {
+		t.Errorf("exit code %d, want 137\n%s", res.code, res)
+	}
+	res = c.barco("exec", c.id, "/nonexistent")
+	if res.code == 0 {
+		t.Fatalf("exec of a missing binary succeeded\n%s", res)
+	}
+	assertContains(t, "stderr", res.stderr, "no such file or directory")
+}
+
+func TestExecSettings(t *testing.T) {
+	c := newRuntime(t).newContainer("sleep", "1000")
+	startSleeper(t, c)
+
+	res := c.mustBarco("exec", "--user", "1000:1000", "--additional-gids", "10", c.id, "id")
+	assertContains(t, "id", res.stdout, "uid=1000", "gid=1000", "10(")
+	res = c.mustBarco("exec", "--env", "FOO=bar", "--cwd", "/tmp", c.id, "sh", "-c", "echo $FOO; pwd")
+	if got := strings.Fields(res.stdout); len(got) != 2 || got[0] != "bar" || got[1] != "/tmp" {
+		t.Errorf("env/cwd: got %q", res.stdout)
+	}
+	res = c.mustBarco("exec", c.id, "sh", "-c", "grep CapEff /proc/self/status")
+	if !strings.Contains(res.stdout, "00000000200004") { // the default spec's three caps
+		t.Errorf("exec without --cap: %q", res.stdout)
+	}
+	res = c.mustBarco("exec", "--cap", "CAP_SYS_ADMIN", c.id, "sh", "-c", "grep CapEff /proc/self/status")
+	if strings.Contains(res.stdout, "00000000200004") {
+		t.Errorf("--cap CAP_SYS_ADMIN did not change the effective set: %q", res.stdout)
+	}
+	res = c.barco("exec", "--cap", "CAP_BOGUS", c.id, "true")
+	if res.code == 0 || !strings.Contains(res.stderr, "CAP_BOGUS") {
+		t.Errorf("unknown capability accepted\n%s", res)
+	}
+}
+
+func TestExecProcessJSON(t *testing.T) {
+	c := newRuntime(t).newContainer("sleep", "1000")
+	startSleeper(t, c)
+	p := specs.Process{
+		Args: []string{"sh", "-c", "echo $GREETING; id -u; pwd"},
+		Env:  []string{"PATH=/bin:/sbin", "GREETING=from-process-json"},
+		Cwd:  "/etc",
+		User: specs.User{UID: 1000, GID: 1000},
+	}
+	data, _ := json.Marshal(p)
+	path := filepath.Join(t.TempDir(), "process.json")
+	writeFile(t, path, string(data))
+	res := c.mustBarco("exec", "--process", path, c.id)
+	if got := strings.Fields(res.stdout); len(got) != 3 || got[0] != "from-process-json" || got[1] != "1000" || got[2] != "/etc" {
+		t.Errorf("exec --process: got %q", res.stdout)
+	}
+	p.Args = nil
+	data, _ = json.Marshal(p)
+	writeFile(t, path, string(data))
+	res = c.barco("exec", "--process", path, c.id)
+	if res.code == 0 || !strings.Contains(res.stderr, "process.args") {
+		t.Errorf("process without args accepted\n%s", res)
+	}
+}
+
+// The exec'd process must see the container's mounts, not the host's.
+func TestExecJoinsMountNamespace(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "echo inside > /tmp/only-here; exec sleep 1000")
+	c.spec.Mounts = append(c.spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	startSleeper(t, c)
+	err := eventually(10*time.Second, func() error {
+		res := c.barco("exec", c.id, "cat", "/tmp/only-here")
+		if strings.TrimSpace(res.stdout) != "inside" {
+			return fmt.Errorf("got %q", res.stdout)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(c.bundle, "rootfs", "tmp", "only-here")); err == nil {
+		t.Error("the container's tmpfs file is visible in the bundle on the host")
+	}
+}
+
+func TestExecJoinsUserNamespace(t *testing.T) {
+	c := newRuntime(t).newContainer("sleep", "1000")
+	c.spec.Linux.Namespaces = append(c.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	c.spec.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	c.spec.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	// The container's root is host uid 100000: it must be able to reach
+	// the bundle through the test's private temp directories.
+	for dir := c.bundle; dir != "/tmp" && dir != "/"; dir = filepath.Dir(dir) {
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startSleeper(t, c)
+	res := c.mustBarco("exec", c.id, "cat", "/proc/self/uid_map")
+	if f := strings.Fields(res.stdout); len(f) != 3 || f[0] != "0" || f[1] != "100000" || f[2] != "65536" {
+		t.Errorf("uid_map in exec: %q", res.stdout)
+	}
+	// Seen from the host, the exec'd process runs as uid 100000.
+	res = c.mustBarco("exec", c.id, "sh", "-c", "grep -E '^Uid' /proc/self/status; sleep 0")
+	assertContains(t, "status in user namespace", res.stdout, "Uid:\t0\t0\t0\t0")
+	c.mustBarco("exec", "--detach", "--pid-file", filepath.Join(c.bundle, "exec.pid"), c.id, "sleep", "30")
+	pid := strings.TrimSpace(waitFile(t, filepath.Join(c.bundle, "exec.pid")))
+	status, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertContains(t, "host view of the exec'd process", string(status), "Uid:\t100000\t100000\t100000\t100000")
+}
+
+// A pod: the second container joins the first one's network, ipc and uts
+// namespaces by path.
+func TestJoinNamespacesByPath(t *testing.T) {
+	r := newRuntime(t)
+	sandbox := r.newContainer("sleep", "1000")
+	sandbox.spec.Hostname = "podhost"
+	st := startSleeper(t, sandbox)
+
+	// Each container has its own --root: the leftover checks of one must
+	// not see the other.
+	member := newRuntime(t).newContainer("sh", "-c", "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; echo $$")
+	member.spec.Hostname = "" // the uts namespace is the sandbox's
+	for i, ns := range member.spec.Linux.Namespaces {
+		name := map[specs.LinuxNamespaceType]string{specs.NetworkNamespace: "net", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts"}[ns.Type]
+		if name != "" {
+			member.spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", st.Pid, name)
+		}
+	}
+	out := strings.Fields(member.runOK())
+	if len(out) != 4 {
+		t.Fatalf("unexpected output %q", out)
+	}
+	if out[0] != "podhost" {
+		t.Errorf("hostname %q, want the sandbox's podhost", out[0])
+	}
+	for i, name := range []string{"net", "ipc"} {
+		want, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", st.Pid, name))
+		if out[i+1] != want {
+			t.Errorf("%s namespace %s, want the sandbox's %s", name, out[i+1], want)
+		}
+	}
+	if out[3] != "1" {
+		t.Errorf("member is pid %s in its own new pid namespace, want 1", out[3])
+	}
+
+	bad := newRuntime(t).newContainer("true")
+	bad.spec.Linux.Namespaces = append(bad.spec.Linux.Namespaces[:0:0], specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: "/proc/999999999/ns/net"})
+	bad.spec.Linux.Namespaces = append(bad.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace})
+	bad.spec.Hostname = ""
+	res := bad.run()
+	if res.code == 0 {
+		t.Fatalf("joining a missing namespace succeeded\n%s", res)
+	}
+	assertContains(t, "stderr", res.stderr, "/proc/999999999/ns/net")
+}
+
+func TestPreserveFDs(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "cat <&3; ls /proc/self/fd")
+	file := filepath.Join(t.TempDir(), "passed")
+	writeFile(t, file, "content of fd 3\n")
+	c.save()
+	script := fmt.Sprintf("exec 3<%s; exec %s --root %s run --preserve-fds 1 --bundle %s %s", file, env.binary, c.root, c.bundle, c.id)
+	res := runCmd(t, "sh", "-c", script)
+	if res.code != 0 {
+		t.Fatalf("run --preserve-fds\n%s", res)
+	}
+	assertContains(t, "container output", res.stdout, "content of fd 3")
+	fds := strings.Fields(res.stdout[strings.Index(res.stdout, "fd 3")+4:])
+	// stdio, the preserved fd 3, and the fd ls uses to read the directory.
+	if strings.Join(fds, " ") != "0 1 2 3 4" {
+		t.Errorf("fds in the container: %v, want 0 1 2 3 4", fds)
+	}
+}
+
+func TestKillAllAndForceDelete(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "sleep 1000 & sleep 1001 & wait")
+	startSleeper(t, c)
+	cg := testCgroupDir(c.cgroup)
+	err := eventually(10*time.Second, func() error {
+		data, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+		if n := len(strings.Fields(string(data))); n != 3 {
+			return fmt.Errorf("%d processes in the cgroup, want 3", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mustBarco("kill", "--all", c.id, "KILL")
+	c.waitStatus("stopped")
+	data, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
+	if len(strings.TrimSpace(string(data))) != 0 {
+		t.Errorf("processes left after kill --all: %q", data)
+	}
+	c.mustBarco("delete", c.id)
+
+	d := newRuntime(t).newContainer("sh", "-c", "sleep 1000 & exec sleep 1001")
+	startSleeper(t, d)
+	d.mustBarco("delete", "--force", d.id)
+	d.assertNothingLeft()
+}
+
+func TestExecStoppedContainer(t *testing.T) {
+	c := newRuntime(t).newContainer("true")
+	if res := c.run("--keep"); res.code != 0 {
+		t.Fatalf("run --keep\n%s", res)
+	}
+	res := c.barco("exec", c.id, "true")
+	if res.code == 0 || !strings.Contains(res.stderr, "not running") && !strings.Contains(res.stderr, "stopped") {
+		t.Errorf("exec in a stopped container\n%s", res)
+	}
+}
