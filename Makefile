@@ -19,6 +19,11 @@ build:
 rootfs:
 	tests/rootfs/build.sh $(ROOTFS)
 
+# Helper programs of the tests (tests/tools/*), one binary each in bin/.
+.PHONY: tools
+tools:
+	$(GO) build -trimpath -o bin/ ./tests/tools/...
+
 # Runs one container from a fresh bundle and removes everything it made.
 demo: build rootfs
 	@set -e; \
@@ -37,7 +42,7 @@ test: unit integration
 unit:
 	$(GO) test $$($(GO) list ./... | grep -v '/tests/')
 
-integration: build rootfs
+integration: build rootfs tools
 	BARCO_BINARY=$(CURDIR)/$(BINARY) BARCO_ROOTFS=$(CURDIR)/$(ROOTFS) \
 		$(GO) test -count=1 -v -timeout 20m ./tests/integration/...
 
