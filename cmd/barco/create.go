@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,6 +22,7 @@ func createFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-pivot", Usage: "do not use pivot root to jail process inside rootfs"},
 		&cli.BoolFlag{Name: "no-new-keyring", Usage: "do not create a new session keyring for the container"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "path to an AF_UNIX socket which will receive a file descriptor referencing the init process"},
 	}
 }
 
@@ -38,7 +40,14 @@ func createCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			return c.Close()
+			defer c.Close()
+			if s := ctx.String("pidfd-socket"); s != "" {
+				if err := sendPidfd(s, c.Pid()); err != nil {
+					_ = c.Delete(true)
+					return err
+				}
+			}
+			return nil
 		},
 	}
 }
@@ -58,12 +67,19 @@ func createContainer(ctx *cli.Context, g *globals, keepConsole bool) (*libbarco.
 	if err != nil {
 		return nil, err
 	}
+	preserve := ctx.Int("preserve-fds")
+	// Socket activation: the fds systemd passed us go to the container
+	// first, before the --preserve-fds ones, with LISTEN_FDS to match.
+	if n := listenFDs(); n > 0 {
+		cfg.Process.Env = append(cfg.Process.Env, "LISTEN_FDS="+strconv.Itoa(n), "LISTEN_PID=1")
+		preserve += n
+	}
 	opts := libbarco.CreateOpts{
 		PidFile:       ctx.String("pid-file"),
 		ConsoleSocket: ctx.String("console-socket"),
 		NoPivot:       ctx.Bool("no-pivot"),
 		NoNewKeyring:  ctx.Bool("no-new-keyring"),
-		PreserveFDs:   ctx.Int("preserve-fds"),
+		PreserveFDs:   preserve,
 		KeepConsole:   keepConsole && cfg.Process.Terminal && ctx.String("console-socket") == "",
 	}
 	if opts.PidFile != "" {
@@ -72,6 +88,20 @@ func createContainer(ctx *cli.Context, g *globals, keepConsole bool) (*libbarco.
 		}
 	}
 	return rt.Create(id, cfg, opts)
+}
+
+// listenFDs returns how many fds systemd socket activation passed to this
+// process (LISTEN_FDS, valid only when LISTEN_PID is our pid).
+func listenFDs() int {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func loadConfig(bundle string) (*configs.Config, error) {

@@ -79,6 +79,9 @@ func newApp(g *globals) *cli.App {
 			listCommand(g),
 			killCommand(g),
 			deleteCommand(g),
+			featuresCommand(),
+			execCommand(g),
+			psCommand(g),
 		},
 	}
 }
