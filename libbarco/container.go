@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/cgroups"
@@ -161,3 +162,15 @@ func writeFile(path, value string) error {
 
 // Unlock releases the container's lock but keeps the handle open.
 func (c *Container) Unlock() error { return c.h.Unlock() }
+
+// specState is the runtime-spec state given to hooks.
+func (c *Container) specState(status specs.ContainerState) specs.State {
+	return specs.State{
+		Version:     c.st.OCIVersion,
+		ID:          c.ID,
+		Status:      status,
+		Pid:         c.st.Pid,
+		Bundle:      c.st.Bundle,
+		Annotations: c.st.Annotations,
+	}
+}

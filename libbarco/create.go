@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/cgroups"
 	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/state"
 )
 
@@ -134,7 +136,11 @@ func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manag
 	if err := cg.CheckControllers(cfg.Resources); err != nil {
 		return nil, err
 	}
-	if err := cg.Create(); err != nil {
+	if err := cg.Create(cfg.Resources); err != nil {
+		return nil, err
+	}
+	if err := cg.Set(cfg.Resources); err != nil {
+		_ = cg.Destroy()
 		return nil, err
 	}
 	return cg, nil
@@ -169,12 +175,23 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, opts Cre
 			NoPivot:      opts.NoPivot,
 			NoNewKeyring: opts.NoNewKeyring,
 			PreserveFDs:  opts.PreserveFDs,
+			State:        c.specState(specs.StateCreating),
 		},
 		cgroupFD:      cgfd,
 		fifo:          fifo,
 		consoleSocket: opts.ConsoleSocket,
 		keepConsole:   opts.KeepConsole,
 		stdio:         [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
+	}
+	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 {
+		req.runtimeHooks = func(pid int) error {
+			st := c.specState(specs.StateCreating)
+			st.Pid = pid
+			if err := hooks.RunAll("prestart", cfg.Hooks.Prestart, st); err != nil {
+				return err
+			}
+			return hooks.RunAll("createRuntime", cfg.Hooks.CreateRuntime, st)
+		}
 	}
 	if err := planNamespaces(req, cfg); err != nil {
 		return err

@@ -3,8 +3,10 @@ package libbarco
 import (
 	"fmt"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/state"
 )
 
@@ -54,15 +56,27 @@ func (c *Container) killAndWait() error {
 	return nil
 }
 
-// destroy removes what is left of a stopped container.
+// destroy removes what is left of a stopped container, then runs the
+// poststop hooks; their failures are only logged, as runtime-spec says.
 func (c *Container) destroy() error {
 	cg, err := c.cgroup()
 	if err != nil {
 		return err
 	}
 	if cg != nil {
+		// Processes that outlived the init (no pid namespace) go too.
+		if procs, err := cg.Procs(); err == nil && len(procs) > 0 {
+			if err := cg.Kill(); err != nil {
+				return err
+			}
+		}
 		if err := cg.Destroy(); err != nil {
 			return err
+		}
+	}
+	if cfg, err := c.Config(); err == nil && len(cfg.Hooks.Poststop) > 0 {
+		if err := hooks.RunAll("poststop", cfg.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
+			c.rt.Log.Warn("poststop hook failed", "id", c.ID, "error", err)
 		}
 	}
 	return c.h.Remove()

@@ -11,7 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/configs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/barco-oci/barco/libbarco/console"
+	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/libbarco/nsenter"
 	"github.com/barco-oci/barco/libbarco/rootfs"
 )
@@ -72,11 +75,22 @@ func initContainer(pipe *syncPipe) error {
 			return err
 		}
 	}
+	if b.RuntimeHooks {
+		if err := pipe.askHooks(); err != nil {
+			return err
+		}
+	}
+	createContainerHooks := func() error {
+		return hooks.RunAll("createContainer", cfg.Hooks.CreateContainer, b.State)
+	}
 	if cfg.NewNamespace(configs.NEWNS) {
 		_, inUserNS := cfg.Namespace(configs.NEWUSER)
-		if err := rootfs.Prepare(cfg, rootfs.Options{NoPivot: b.NoPivot, InUserNS: inUserNS}); err != nil {
+		opts := rootfs.Options{NoPivot: b.NoPivot, InUserNS: inUserNS, BeforePivot: createContainerHooks}
+		if err := rootfs.Prepare(cfg, opts); err != nil {
 			return fmt.Errorf("prepare rootfs: %w", err)
 		}
+	} else if err := createContainerHooks(); err != nil {
+		return err
 	}
 	if cfg.NewNamespace(configs.NEWUTS) {
 		if cfg.Hostname != "" {
@@ -121,6 +135,14 @@ func initContainer(pipe *syncPipe) error {
 	pipe.f.Close()
 	if err := waitForStart(b.FifoFD); err != nil {
 		// Nobody listens on the sync pipe any more; stderr is all we have.
+		fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
+		os.Exit(1)
+	}
+	// The startContainer hooks run in the container, after `start`, as
+	// the container's user; their paths resolve in the container.
+	st := b.State
+	st.Status = specs.StateRunning
+	if err := hooks.RunAll("startContainer", cfg.Hooks.StartContainer, st); err != nil {
 		fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
 		os.Exit(1)
 	}

@@ -31,7 +31,10 @@ type spawnRequest struct {
 	fifo          *os.File // the exec fifo; nil for exec
 	consoleSocket string   // send the pty master there...
 	keepConsole   bool     // ...or receive it here
-	stdio         [3]*os.File
+	// runtimeHooks runs the prestart and createRuntime hooks when the init
+	// asks for them; pid is the container process's host pid.
+	runtimeHooks func(pid int) error
+	stdio        [3]*os.File
 
 	// Namespaces created by clone (the Go path, when nothing is joined).
 	clone, unshare uintptr
@@ -200,23 +203,26 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 			return nil, fmt.Errorf("wait for nsenter: %w", err)
 		}
 	}
+	boot.State.Pid = sp.pid
+	boot.RuntimeHooks = req.runtimeHooks != nil
+	var runHooks func() error
+	if req.runtimeHooks != nil {
+		runHooks = func() error { return req.runtimeHooks(sp.pid) }
+	}
 	if err := pipe.send(boot); err != nil {
 		return nil, err
 	}
+	if err := pipe.waitReady(runHooks); err != nil {
+		return nil, err
+	}
+	// The init sent the pty master before reporting ready; it waits in
+	// the socket's buffer.
 	if consoleParent != nil {
 		master, err := console.RecvFd(consoleParent)
 		if err != nil {
-			// The init failed before sending the console: its own report
-			// is the better error.
-			if rerr := pipe.waitReady(); rerr != nil {
-				return nil, rerr
-			}
 			return nil, fmt.Errorf("receive console: %w", err)
 		}
 		sp.console = master
-	}
-	if err := pipe.waitReady(); err != nil {
-		return nil, err
 	}
 	return sp, nil
 }

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/state"
 )
 
@@ -42,6 +44,25 @@ func (c *Container) Start() error {
 	}
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	return c.runPoststart()
+}
+
+// runPoststart runs the poststart hooks; if one fails the container is
+// stopped and start fails, as runtime-spec 1.3 asks.
+func (c *Container) runPoststart() error {
+	cfg, err := c.Config()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Hooks.Poststart) == 0 {
+		return nil
+	}
+	if err := hooks.RunAll("poststart", cfg.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
+		if kerr := c.killAndWait(); kerr != nil {
+			c.rt.Log.Warn("stop container after failed poststart hook", "id", c.ID, "error", kerr)
+		}
+		return err
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/barco-oci/barco/libbarco/configs"
 )
 
@@ -21,6 +23,11 @@ const (
 	msgReady = "ready"
 	msgError = "error"
 	msgPid   = "pid" // from the nsenter constructor, see nsenter.c
+	// The init asks the parent to run the prestart and createRuntime hooks
+	// (namespaces exist, nothing is mounted yet); the parent answers
+	// msgHooksDone or msgError.
+	msgRunHooks  = "run-hooks"
+	msgHooksDone = "hooks-done"
 )
 
 type syncMsg struct {
@@ -39,6 +46,10 @@ type bootstrap struct {
 	ConsoleFD    int             `json:"console_fd,omitempty"` // -1: no terminal
 	// Exec is true for a process joining a running container.
 	Exec bool `json:"exec,omitempty"`
+	// State is the container's state for the hooks the init runs itself.
+	State specs.State `json:"state"`
+	// RuntimeHooks: stop for the parent's prestart/createRuntime hooks.
+	RuntimeHooks bool `json:"runtime_hooks,omitempty"`
 }
 
 type syncPipe struct {
@@ -65,19 +76,53 @@ func (s *syncPipe) recv(v any) error {
 	return nil
 }
 
-// waitReady reads the init's messages until it is ready or failed.
-func (s *syncPipe) waitReady() error {
+// waitReady reads the init's messages until it is ready or failed. When
+// the init asks for the runtime hooks, runHooks runs them.
+func (s *syncPipe) waitReady(runHooks func() error) error {
+	for {
+		var m syncMsg
+		if err := s.recv(&m); err != nil {
+			return err
+		}
+		switch m.Type {
+		case msgReady:
+			return nil
+		case msgError:
+			return errors.New(m.Error)
+		case msgRunHooks:
+			if runHooks == nil {
+				return errors.New("init asked for hooks nobody configured")
+			}
+			if err := runHooks(); err != nil {
+				_ = s.send(syncMsg{Type: msgError, Error: err.Error()})
+				return err
+			}
+			if err := s.send(syncMsg{Type: msgHooksDone}); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected message %q from init", m.Type)
+		}
+	}
+}
+
+// askHooks is the init's side of msgRunHooks.
+func (s *syncPipe) askHooks() error {
+	if err := s.send(syncMsg{Type: msgRunHooks}); err != nil {
+		return err
+	}
 	var m syncMsg
 	if err := s.recv(&m); err != nil {
 		return err
 	}
 	switch m.Type {
-	case msgReady:
+	case msgHooksDone:
 		return nil
 	case msgError:
+		// The parent reports the hook's error itself.
 		return errors.New(m.Error)
 	default:
-		return fmt.Errorf("unexpected message %q from init", m.Type)
+		return fmt.Errorf("unexpected message %q from parent", m.Type)
 	}
 }
 

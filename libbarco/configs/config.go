@@ -59,7 +59,7 @@ type Mount struct {
 	RecAttrClr uint64
 	Data       string // filesystem-specific options (mode=755, size=...)
 	// Extensions that are not kernel flags.
-	TmpCopyUp bool
+	TmpCopyUp   bool
 	UIDMappings []IDMap // idmapped bind mount
 	GIDMappings []IDMap
 }

@@ -19,6 +19,9 @@ import (
 type Options struct {
 	NoPivot  bool
 	InUserNS bool // the container has its own user namespace
+	// BeforePivot runs once everything is mounted, while the host's paths
+	// are still reachable (the createContainer hooks).
+	BeforePivot func() error
 }
 
 // Prepare mounts everything of cfg under cfg.Rootfs and makes it the root
@@ -57,6 +60,11 @@ func Prepare(cfg *configs.Config, opts Options) error {
 			return err
 		}
 		if err := createDevSymlinks(root, hasDevpts); err != nil {
+			return err
+		}
+	}
+	if opts.BeforePivot != nil {
+		if err := opts.BeforePivot(); err != nil {
 			return err
 		}
 	}
