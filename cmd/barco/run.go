@@ -36,6 +36,12 @@ func runCommand(g *globals) *cli.Command {
 				return err
 			}
 			defer c.Close()
+			if s := ctx.String("pidfd-socket"); s != "" {
+				if err := sendPidfd(s, c.Pid()); err != nil {
+					_ = c.Delete(true)
+					return err
+				}
+			}
 			if detach {
 				if err := c.Start(); err != nil {
 					_ = c.Delete(true)
