@@ -16,6 +16,7 @@ import (
 	"github.com/barco-oci/barco/libbarco/cgroups"
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/hooks"
+	"github.com/barco-oci/barco/libbarco/seccomp"
 	"github.com/barco-oci/barco/state"
 )
 
@@ -69,6 +70,10 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 		_ = h.Remove()
 	}()
 
+	filter, err := rt.compileSeccomp(cfg.Seccomp)
+	if err != nil {
+		return nil, err
+	}
 	cg, err = rt.prepareCgroup(id, cfg)
 	if err != nil {
 		return nil, err
@@ -101,7 +106,7 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	}
 	rt.Log.Debug("create: state prepared", "id", id, "elapsed", time.Since(begin))
 
-	if err := c.spawnInit(cfg, cg, opts); err != nil {
+	if err := c.spawnInit(cfg, cg, filter, opts); err != nil {
 		return nil, err
 	}
 	rt.Log.Debug("create: init ready", "id", id, "pid", c.init.pid, "elapsed", time.Since(begin))
@@ -148,7 +153,7 @@ func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manag
 
 // spawnInit starts the init in its namespaces and cgroup and waits until
 // it is ready (or failed).
-func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, opts CreateOpts) error {
+func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *seccomp.Program, opts CreateOpts) error {
 	fifoPath := c.h.Path(execFifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return fmt.Errorf("create exec fifo: %w", err)
@@ -176,6 +181,7 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, opts Cre
 			NoNewKeyring: opts.NoNewKeyring,
 			PreserveFDs:  opts.PreserveFDs,
 			State:        c.specState(specs.StateCreating),
+			Seccomp:      filter,
 		},
 		cgroupFD:      cgfd,
 		fifo:          fifo,
@@ -254,4 +260,17 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	return nil
+}
+
+// compileSeccomp compiles the filter once here, through a cache under the
+// root, so the init only loads it and a repeated start skips compilation.
+func (rt *Runtime) compileSeccomp(s *specs.LinuxSeccomp) (*seccomp.Program, error) {
+	if s == nil {
+		return nil, nil
+	}
+	p, err := seccomp.CompileCached(filepath.Join(rt.Store.Root, ".seccomp-cache"), s, rt.Log)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }

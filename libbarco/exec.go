@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/cgroups"
@@ -65,6 +66,10 @@ func (c *Container) Exec(proc *configs.Process, opts ExecOpts) (*Process, error)
 	}
 	// Keep the container's view of the world; only the process differs.
 	cfg.Process = *proc
+	filter, err := c.rt.compileSeccomp(cfg.Seccomp)
+	if err != nil {
+		return nil, err
+	}
 
 	join, err := openNamespaces(c.st.Pid, cfg)
 	if err != nil {
@@ -88,7 +93,14 @@ func (c *Container) Exec(proc *configs.Process, opts ExecOpts) (*Process, error)
 		forkPID = forkPID || ns.Type == configs.NEWPID
 	}
 	req := &spawnRequest{
-		boot:          bootstrap{ID: c.ID, Config: cfg, PreserveFDs: opts.PreserveFDs, Exec: true},
+		boot: bootstrap{
+			ID:          c.ID,
+			Config:      cfg,
+			PreserveFDs: opts.PreserveFDs,
+			Exec:        true,
+			Seccomp:     filter,
+			State:       c.specState(specs.StateRunning),
+		},
 		cgroupFD:      cgfd,
 		consoleSocket: opts.ConsoleSocket,
 		keepConsole:   opts.KeepConsole,

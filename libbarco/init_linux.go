@@ -59,6 +59,9 @@ func initContainer(pipe *syncPipe) error {
 	if b.ConsoleFD >= 0 {
 		unix.CloseOnExec(b.ConsoleFD)
 	}
+	if b.SeccompFD >= 0 {
+		unix.CloseOnExec(b.SeccompFD)
+	}
 
 	if err := joinNamespaces(cfg); err != nil {
 		return err
@@ -117,8 +120,11 @@ func initContainer(pipe *syncPipe) error {
 	if err := writeSysctls(cfg.Sysctl); err != nil {
 		return err
 	}
-	p, err := prepareProcess(&cfg.Process)
+	p, err := prepareProcess(&cfg.Process, b.Seccomp)
 	if err != nil {
+		return err
+	}
+	if err := sendNotifyFD(&b, p); err != nil {
 		return err
 	}
 	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
@@ -159,13 +165,19 @@ func initExec(pipe *syncPipe, b *bootstrap) error {
 	if b.ConsoleFD >= 0 {
 		unix.CloseOnExec(b.ConsoleFD)
 	}
+	if b.SeccompFD >= 0 {
+		unix.CloseOnExec(b.SeccompFD)
+	}
 	if b.Config.Process.Terminal {
 		if err := setupTerminal(b.ConsoleFD, &b.Config.Process, false); err != nil {
 			return err
 		}
 	}
-	p, err := prepareProcess(&b.Config.Process)
+	p, err := prepareProcess(&b.Config.Process, b.Seccomp)
 	if err != nil {
+		return err
+	}
+	if err := sendNotifyFD(b, p); err != nil {
 		return err
 	}
 	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
@@ -181,6 +193,22 @@ func initExec(pipe *syncPipe, b *bootstrap) error {
 	err = p.exec()
 	fmt.Fprintf(os.Stderr, "barco exec: %v\n", err)
 	os.Exit(127)
+	return nil
+}
+
+// sendNotifyFD passes the seccomp listener to the parent, which hands it
+// to the agent at linux.seccomp.listenerPath.
+func sendNotifyFD(b *bootstrap, p *readyProcess) error {
+	if p.notifyFD < 0 {
+		return nil
+	}
+	sock := os.NewFile(uintptr(b.SeccompFD), "seccomp-socket")
+	defer sock.Close()
+	listener := os.NewFile(uintptr(p.notifyFD), "seccomp-listener")
+	defer listener.Close()
+	if err := console.SendFd(sock, listener); err != nil {
+		return fmt.Errorf("send seccomp listener: %w", err)
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/barco-oci/barco/libbarco/caps"
 	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/seccomp"
 )
 
 // readyProcess is a container process whose credentials and limits are set;
@@ -23,9 +24,20 @@ type readyProcess struct {
 	path string
 	args []string
 	env  []string
+	// lateSeccomp is loaded right before execve (with no_new_privs set,
+	// the filter needs no privilege and should restrict as late as can be).
+	lateSeccomp *seccomp.Program
+	// notifyFD is the seccomp listener of a filter loaded early, for the
+	// parent to hand to the agent; -1 if none.
+	notifyFD int
 }
 
 func (p *readyProcess) exec() error {
+	if p.lateSeccomp != nil {
+		if _, err := p.lateSeccomp.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
+	}
 	err := unix.Exec(p.path, p.args, p.env)
 	return fmt.Errorf("exec %s: %w", p.path, err)
 }
@@ -36,7 +48,12 @@ func (p *readyProcess) exec() error {
 // (with capabilities kept across setuid); then the final capability sets,
 // umask and no_new_privs; the binary is looked up last, as the container
 // user would see it.
-func prepareProcess(p *configs.Process) (*readyProcess, error) {
+//
+// A seccomp filter without no_new_privs needs CAP_SYS_ADMIN, so it is loaded
+// before the user changes; so is one with a notify action, whose listener
+// fd must reach the parent before it lets go of the init.
+func prepareProcess(p *configs.Process, filter *seccomp.Program) (*readyProcess, error) {
+	ready := &readyProcess{notifyFD: -1}
 	if p.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
 			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
@@ -50,6 +67,9 @@ func prepareProcess(p *configs.Process) (*readyProcess, error) {
 			return nil, fmt.Errorf("process.rlimits type %d: %w", rl.Type, err)
 		}
 	}
+	if err := applyProcessAttrs(p); err != nil {
+		return nil, err
+	}
 	var sets *caps.Sets
 	if p.Capabilities != nil {
 		var err error
@@ -62,6 +82,18 @@ func prepareProcess(p *configs.Process) (*readyProcess, error) {
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
+	}
+	if err := applyLSMLabels(p); err != nil {
+		return nil, err
+	}
+	if filter != nil && (!p.NoNewPrivileges || filter.Notify()) {
+		fd, err := filter.Load()
+		if err != nil {
+			return nil, fmt.Errorf("load seccomp filter: %w", err)
+		}
+		ready.notifyFD = fd
+	} else {
+		ready.lateSeccomp = filter
 	}
 	if err := setUser(p); err != nil {
 		return nil, err
@@ -84,7 +116,8 @@ func prepareProcess(p *configs.Process) (*readyProcess, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &readyProcess{path: path, args: p.Args, env: env}, nil
+	ready.path, ready.args, ready.env = path, p.Args, env
+	return ready, nil
 }
 
 // setUser switches the calling thread to the container user. The raw

@@ -15,6 +15,7 @@ import (
 	"github.com/barco-oci/barco/libbarco/console"
 	"github.com/barco-oci/barco/libbarco/exeseal"
 	"github.com/barco-oci/barco/libbarco/nsenter"
+	"github.com/barco-oci/barco/libbarco/seccomp"
 )
 
 // nsFile is an open namespace to join.
@@ -117,6 +118,15 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		}
 	}
 
+	var seccompParent, seccompChild *os.File
+	if req.boot.Seccomp != nil && req.boot.Seccomp.Notify() {
+		if seccompParent, seccompChild, err = socketPair("seccomp"); err != nil {
+			return nil, err
+		}
+		defer seccompParent.Close()
+		defer seccompChild.Close()
+	}
+
 	// Fd layout of the init: 0-2 stdio, then the preserved fds, then ours.
 	n := req.boot.PreserveFDs
 	extra := make([]*os.File, 0, n+6+len(req.join))
@@ -129,7 +139,10 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	}
 	syncFD := fdOf(childSock)
 	boot := req.boot
-	boot.FifoFD, boot.ConsoleFD = -1, -1
+	boot.FifoFD, boot.ConsoleFD, boot.SeccompFD = -1, -1, -1
+	if seccompChild != nil {
+		boot.SeccompFD = fdOf(seccompChild)
+	}
 	if req.fifo != nil {
 		boot.FifoFD = fdOf(req.fifo)
 	}
@@ -190,6 +203,9 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	if consoleChild != nil {
 		consoleChild.Close()
 	}
+	if seccompChild != nil {
+		seccompChild.Close()
+	}
 
 	pipe := newSyncPipe(parentSock)
 	if req.fork {
@@ -223,6 +239,11 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 			return nil, fmt.Errorf("receive console: %w", err)
 		}
 		sp.console = master
+	}
+	if seccompParent != nil {
+		if err := handOverListener(seccompParent, &boot, sp.pid); err != nil {
+			return nil, err
+		}
 	}
 	return sp, nil
 }
@@ -347,4 +368,21 @@ var procNSName = map[configs.NamespaceType]string{
 	configs.NEWUSER: "user", configs.NEWIPC: "ipc", configs.NEWUTS: "uts",
 	configs.NEWNET: "net", configs.NEWPID: "pid", configs.NEWCGROUP: "cgroup",
 	configs.NEWTIME: "time", configs.NEWNS: "mnt",
+}
+
+// handOverListener receives the init's seccomp listener and sends it to the
+// agent at linux.seccomp.listenerPath, with the container's state.
+func handOverListener(sock *os.File, boot *bootstrap, pid int) error {
+	fd, err := console.RecvFd(sock)
+	if err != nil {
+		return fmt.Errorf("receive seccomp listener: %w", err)
+	}
+	defer fd.Close()
+	sc := boot.Config.Seccomp
+	st := boot.State
+	st.Pid = pid
+	if err := seccomp.SendNotifyFD(sc.ListenerPath, sc.ListenerMetadata, int(fd.Fd()), st, pid); err != nil {
+		return fmt.Errorf("linux.seccomp.listenerPath %s: %w", sc.ListenerPath, err)
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/seccomp"
 )
 
 // The parent and the init talk over a socketpair, one JSON object per
@@ -48,6 +49,10 @@ type bootstrap struct {
 	Exec bool `json:"exec,omitempty"`
 	// State is the container's state for the hooks the init runs itself.
 	State specs.State `json:"state"`
+	// Seccomp is the compiled filter of the process, if any.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// SeccompFD receives the filter's listener fd when it notifies.
+	SeccompFD int `json:"seccomp_fd"`
 	// RuntimeHooks: stop for the parent's prestart/createRuntime hooks.
 	RuntimeHooks bool `json:"runtime_hooks,omitempty"`
 }
