@@ -80,6 +80,7 @@ func Convert(spec *specs.Spec, opts Options) (*configs.Config, error) {
 		convertDevices,
 		convertPathLists,
 		convertHooks,
+		checkSysctl,
 	}
 	for _, step := range steps {
 		if err := step(spec, c); err != nil {
