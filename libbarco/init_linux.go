@@ -112,13 +112,14 @@ func initContainer(pipe *syncPipe) error {
 			return err
 		}
 	}
+	// Before Finalize: /proc/sys becomes read-only there.
+	if err := writeSysctls(cfg.Sysctl); err != nil {
+		return err
+	}
 	if cfg.NewNamespace(configs.NEWNS) {
 		if err := rootfs.Finalize(cfg); err != nil {
 			return fmt.Errorf("finalize rootfs: %w", err)
 		}
-	}
-	if err := writeSysctls(cfg.Sysctl); err != nil {
-		return err
 	}
 	p, err := prepareProcess(&cfg.Process, b.Seccomp)
 	if err != nil {

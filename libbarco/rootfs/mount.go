@@ -35,6 +35,14 @@ func mountOne(root *os.File, m *configs.Mount, inUserNS bool) error {
 		return err
 	}
 	defer target.Close()
+	var under *os.File
+	if m.TmpCopyUp {
+		// Keep a handle on what the tmpfs will hide, to copy it up.
+		if under, err = os.OpenFile(fdPath(target), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("open for tmpcopyup: %w", err)
+		}
+		defer under.Close()
+	}
 	remount, err := mountFirst(target, m, inUserNS)
 	if err != nil {
 		return err
@@ -47,6 +55,17 @@ func mountOne(root *os.File, m *configs.Mount, inUserNS bool) error {
 	}
 	defer top.Close()
 	tpath := fdPath(top)
+	if under != nil {
+		dst, err := os.OpenFile(tpath, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open tmpfs for tmpcopyup: %w", err)
+		}
+		err = copyUp(under, dst)
+		dst.Close()
+		if err != nil {
+			return fmt.Errorf("tmpcopyup: %w", err)
+		}
+	}
 	if remount {
 		// A fresh bind copies the source's flags; options such as "ro" need
 		// a remount, which must repeat the flags the kernel has locked.
