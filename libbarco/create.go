@@ -199,6 +199,12 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 			return hooks.RunAll("createRuntime", cfg.Hooks.CreateRuntime, st)
 		}
 	}
+	userns, err := idmapUserns(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeUserns(userns)
+	req.idmapUserns = userns
 	if err := planNamespaces(req, cfg); err != nil {
 		return err
 	}

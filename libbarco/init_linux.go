@@ -62,6 +62,9 @@ func initContainer(pipe *syncPipe) error {
 	if b.SeccompFD >= 0 {
 		unix.CloseOnExec(b.SeccompFD)
 	}
+	for _, fd := range b.IDMapFDs {
+		unix.CloseOnExec(fd)
+	}
 
 	if err := joinNamespaces(cfg); err != nil {
 		return err
@@ -88,7 +91,7 @@ func initContainer(pipe *syncPipe) error {
 	}
 	if cfg.NewNamespace(configs.NEWNS) {
 		_, inUserNS := cfg.Namespace(configs.NEWUSER)
-		opts := rootfs.Options{NoPivot: b.NoPivot, InUserNS: inUserNS, BeforePivot: createContainerHooks}
+		opts := rootfs.Options{NoPivot: b.NoPivot, InUserNS: inUserNS, BeforePivot: createContainerHooks, IDMapFDs: b.IDMapFDs}
 		if err := rootfs.Prepare(cfg, opts); err != nil {
 			return fmt.Errorf("prepare rootfs: %w", err)
 		}

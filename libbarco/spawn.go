@@ -42,6 +42,9 @@ type spawnRequest struct {
 	uidMaps        []configs.IDMap
 	gidMaps        []configs.IDMap
 
+	// idmapUserns are the user namespaces of idmapped mounts, by index.
+	idmapUserns map[int]*os.File
+
 	// Namespaces joined (and created) by the nsenter constructor.
 	join      []nsFile
 	nsUnshare uintptr
@@ -148,6 +151,16 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	}
 	if consoleChild != nil {
 		boot.ConsoleFD = fdOf(consoleChild)
+	}
+	if len(req.idmapUserns) > 0 {
+		boot.IDMapFDs = map[int]int{}
+		slot := map[*os.File]int{}
+		for i, f := range req.idmapUserns {
+			if _, ok := slot[f]; !ok {
+				slot[f] = fdOf(f)
+			}
+			boot.IDMapFDs[i] = slot[f]
+		}
 	}
 	env := []string{envInitSync + "=" + strconv.Itoa(syncFD)}
 	if len(req.join) > 0 || req.nsUnshare != 0 || req.fork {

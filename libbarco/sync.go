@@ -49,6 +49,8 @@ type bootstrap struct {
 	Exec bool `json:"exec,omitempty"`
 	// State is the container's state for the hooks the init runs itself.
 	State specs.State `json:"state"`
+	// IDMapFDs are user namespace fds of idmapped mounts, by mount index.
+	IDMapFDs map[int]int `json:"idmap_fds,omitempty"`
 	// Seccomp is the compiled filter of the process, if any.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// SeccompFD receives the filter's listener fd when it notifies.

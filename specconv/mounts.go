@@ -83,6 +83,7 @@ func convertMount(path string, m specs.Mount, bundle string) (configs.Mount, err
 		if !mnt.IsBind() {
 			return configs.Mount{}, fieldErr(path, "an idmapped mount must be a bind mount")
 		}
+		mnt.IDMapRecursive = idmap == "ridmap"
 	}
 	return mnt, nil
 }

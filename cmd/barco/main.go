@@ -34,6 +34,10 @@ func main() {
 		libbarco.Init()
 		return
 	}
+	if libbarco.IsUsernsHolder() {
+		libbarco.HoldUserns()
+		return
+	}
 	os.Exit(run(os.Args))
 }
 

@@ -62,6 +62,8 @@ type Mount struct {
 	TmpCopyUp   bool
 	UIDMappings []IDMap // idmapped bind mount
 	GIDMappings []IDMap
+	// IDMapRecursive idmaps the submounts of a recursive bind too ("ridmap").
+	IDMapRecursive bool
 }
 
 // IsBind reports whether the mount is a bind mount.

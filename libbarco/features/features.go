@@ -6,6 +6,10 @@
 package features
 
 import (
+	"os"
+
+	"github.com/barco-oci/barco/libbarco/seccomp"
+	"golang.org/x/sys/unix"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -19,6 +23,8 @@ import (
 const (
 	AnnotationVersion = "org.barco.version"
 	AnnotationCommit  = "org.barco.commit"
+	// AnnotationLibseccomp is the key runc and crun use too.
+	AnnotationLibseccomp = "io.github.seccomp.libseccomp.version"
 )
 
 // Get returns the features of this build; version and commit are those of
@@ -41,10 +47,9 @@ func Get(version, commit string) *features.Features {
 				Rdma:        ptr(true),
 			},
 			Seccomp: seccompFeatures(),
-			// The kernel may have AppArmor or SELinux, but barco cannot
-			// apply a profile or label yet, so it claims neither.
-			Apparmor: &features.Apparmor{Enabled: ptr(false)},
-			Selinux:  &features.Selinux{Enabled: ptr(false)},
+			// Profiles and labels are applied when the host has the LSM.
+			Apparmor: &features.Apparmor{Enabled: ptr(apparmorEnabled())},
+			Selinux:  &features.Selinux{Enabled: ptr(selinuxEnabled())},
 			// specconv rejects these rather than ignoring them.
 			IntelRdt:   &features.IntelRdt{Enabled: ptr(false)},
 			NetDevices: &features.NetDevices{Enabled: ptr(false)},
@@ -52,14 +57,13 @@ func Get(version, commit string) *features.Features {
 			// is how a runtime says it has none (specconv rejects it).
 			MemoryPolicy: nil,
 			MountExtensions: &features.MountExtensions{
-				// specconv accepts idmapped mounts, but the rootfs stage
-				// does not apply them yet.
-				IDMap: &features.IDMap{Enabled: ptr(false)},
+				IDMap: &features.IDMap{Enabled: ptr(true)},
 			},
 		},
 		Annotations: map[string]string{
-			AnnotationVersion: version,
-			AnnotationCommit:  commit,
+			AnnotationVersion:    version,
+			AnnotationCommit:     commit,
+			AnnotationLibseccomp: seccomp.Version(),
 		},
 		// No annotation changes barco's behaviour, so none is unsafe.
 		PotentiallyUnsafeConfigAnnotations: nil,
@@ -73,21 +77,19 @@ func Hooks() []string {
 }
 
 // MountOptions lists, sorted, the mount options barco interprets itself
-// rather than passing to the filesystem as data. "tmpcopyup", "idmap" and
-// "ridmap" are parsed by specconv but not acted on by the rootfs stage yet,
-// so they are left out.
+// rather than passing to the filesystem as data.
 func MountOptions() []string {
 	return []string{
 		"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync",
-		"exec", "iversion", "lazytime", "loud", "mand", "noatime", "nodev",
+		"exec", "idmap", "iversion", "lazytime", "loud", "mand", "noatime", "nodev",
 		"nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
 		"norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
-		"ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec",
+		"ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap",
 		"rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
 		"rnostrictatime", "rnosuid", "rnosymfollow", "ro", "rprivate",
 		"rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime",
 		"rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent",
-		"slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
+		"slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable",
 	}
 }
 
@@ -110,11 +112,27 @@ func capabilities() []string {
 	return out
 }
 
-// seccompFeatures reports seccomp support. barco does not load seccomp
-// filters yet, so it claims none (and lists no actions, operators or
-// architectures a caller might rely on).
+// seccompFeatures reports what the seccomp package compiles and what the
+// running kernel accepts.
 func seccompFeatures() *features.Seccomp {
-	return &features.Seccomp{Enabled: ptr(false)}
+	return &features.Seccomp{
+		Enabled:        ptr(true),
+		Actions:        seccomp.Actions(),
+		Operators:      seccomp.Operators(),
+		Archs:          seccomp.Archs(),
+		KnownFlags:     seccomp.KnownFlags(),
+		SupportedFlags: seccomp.SupportedFlags(),
+	}
+}
+
+func apparmorEnabled() bool {
+	data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && len(data) > 0 && data[0] == 'Y'
+}
+
+func selinuxEnabled() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -2,6 +2,7 @@ package features
 
 import (
 	"encoding/json"
+	"github.com/barco-oci/barco/libbarco/seccomp"
 	"reflect"
 	"slices"
 	"strings"
@@ -46,7 +47,7 @@ func TestJSONRoundTrip(t *testing.T) {
 
 func TestAnnotations(t *testing.T) {
 	f := Get("1.2.3", "abc123")
-	want := map[string]string{AnnotationVersion: "1.2.3", AnnotationCommit: "abc123"}
+	want := map[string]string{AnnotationVersion: "1.2.3", AnnotationCommit: "abc123", AnnotationLibseccomp: seccomp.Version()}
 	if !reflect.DeepEqual(f.Annotations, want) {
 		t.Errorf("annotations %v, want %v", f.Annotations, want)
 	}
@@ -185,8 +186,16 @@ func TestMountOptionsInterpretedBySpecconv(t *testing.T) {
 			if opt == "bind" || opt == "rbind" {
 				m = specs.Mount{Destination: "/mnt", Type: "none", Source: t.TempDir()}
 			}
-			plain := convert(t, m)
-			m.Options = []string{opt}
+			if opt == "idmap" || opt == "ridmap" {
+				// An idmapped mount is a bind mount with mappings.
+				m = specs.Mount{Destination: "/mnt", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"},
+					UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+					GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}}
+			}
+			plainMount := m
+			plainMount.UIDMappings, plainMount.GIDMappings = nil, nil
+			plain := convert(t, plainMount)
+			m.Options = append(m.Options, opt)
 			got := convert(t, m)
 			if got.Data != "" {
 				t.Errorf("option %q is passed to the filesystem as data %q", opt, got.Data)

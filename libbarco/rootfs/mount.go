@@ -20,8 +20,9 @@ const lockedFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NO
 const bindRemountFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
 	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
 
-// mountOne mounts m inside the rootfs open as root.
-func mountOne(root *os.File, m *configs.Mount, inUserNS bool) error {
+// mountOne mounts m inside the rootfs open as root. userns is the user
+// namespace fd of an idmapped mount, or -1.
+func mountOne(root *os.File, m *configs.Mount, inUserNS bool, userns int) error {
 	dir := true
 	if m.IsBind() {
 		st, err := os.Stat(m.Source)
@@ -43,7 +44,12 @@ func mountOne(root *os.File, m *configs.Mount, inUserNS bool) error {
 		}
 		defer under.Close()
 	}
-	remount, err := mountFirst(target, m, inUserNS)
+	var remount bool
+	if userns >= 0 {
+		remount, err = mountIDMapped(target, m, userns)
+	} else {
+		remount, err = mountFirst(target, m, inUserNS)
+	}
 	if err != nil {
 		return err
 	}
@@ -136,4 +142,30 @@ func remountBind(path string, flags, clear uintptr) error {
 		return fmt.Errorf("remount bind: %w", err)
 	}
 	return nil
+}
+
+// mountIDMapped clones the bind source as a detached mount, gives it the
+// user namespace's mappings, and moves it onto the target.
+func mountIDMapped(target *os.File, m *configs.Mount, userns int) (remount bool, err error) {
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+	if m.Flags&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, m.Source, uint(flags))
+	if err != nil {
+		return false, fmt.Errorf("open_tree %s: %w", m.Source, err)
+	}
+	defer unix.Close(tree)
+	attrFlags := unix.AT_EMPTY_PATH
+	if m.IDMapRecursive {
+		attrFlags |= unix.AT_RECURSIVE
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns)}
+	if err := unix.MountSetattr(tree, "", uint(attrFlags), attr); err != nil {
+		return false, fmt.Errorf("idmap %s: %w", m.Source, err)
+	}
+	if err := unix.MoveMount(tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return false, fmt.Errorf("move idmapped mount: %w", err)
+	}
+	return m.Flags&bindRemountFlags != 0 || m.ClearFlags != 0, nil
 }

@@ -22,6 +22,8 @@ type Options struct {
 	// BeforePivot runs once everything is mounted, while the host's paths
 	// are still reachable (the createContainer hooks).
 	BeforePivot func() error
+	// IDMapFDs are the user namespace fds of idmapped mounts, by index.
+	IDMapFDs map[int]int
 }
 
 // Prepare mounts everything of cfg under cfg.Rootfs and makes it the root
@@ -44,7 +46,11 @@ func Prepare(cfg *configs.Config, opts Options) error {
 	devIsBind, hasDevpts := false, false
 	for i := range cfg.Mounts {
 		m := &cfg.Mounts[i]
-		if err := mountOne(root, m, opts.InUserNS); err != nil {
+		userns, idmapped := opts.IDMapFDs[i]
+		if !idmapped {
+			userns = -1
+		}
+		if err := mountOne(root, m, opts.InUserNS, userns); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
 		switch {

@@ -120,8 +120,13 @@ func TestFeaturesMountOptionsWork(t *testing.T) {
 	for _, opt := range f.MountOptions {
 		dst := "/mnt/opt/" + opt
 		m := specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs", Options: []string{opt}}
-		if opt == "bind" || opt == "rbind" {
+		switch opt {
+		case "bind", "rbind":
 			m = specs.Mount{Destination: dst, Type: "none", Source: t.TempDir(), Options: []string{opt}}
+		case "idmap", "ridmap":
+			m = specs.Mount{Destination: dst, Type: "bind", Source: t.TempDir(), Options: []string{"rbind", opt},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+				GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}}
 		}
 		c.spec.Mounts = append(c.spec.Mounts, m)
 		want = append(want, dst)

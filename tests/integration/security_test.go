@@ -252,3 +252,31 @@ func TestAppArmorWithoutHostSupport(t *testing.T) {
 	c.spec.Process.ApparmorProfile = "some-profile"
 	expectFailure(t, c, c.create(), c.id, "AppArmor is not enabled")
 }
+
+// An idmapped bind mount shows host-root files as the mapped owner, and a
+// file created through it lands on the host as the unmapped owner.
+func TestIDMappedMount(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "stat -c '%u:%g' /idm/file; touch /idm/new; stat -c '%u:%g' /idm/new")
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "file"), "x")
+	// The directory is host root's (0700): only through the mapping can
+	// user 1000 in the container write to it.
+	c.spec.Mounts = append(c.spec.Mounts, specs.Mount{
+		Destination: "/idm", Type: "bind", Source: dir, Options: []string{"rbind", "idmap"},
+		UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+		GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}},
+	})
+	c.spec.Process.User = specs.User{UID: 1000, GID: 1000}
+	out := strings.Fields(c.runOK())
+	// The file is owned by host root (on-disk 0), shown as 1000.
+	if len(out) != 2 || out[0] != "1000:1000" || out[1] != "1000:1000" {
+		t.Fatalf("owners through the idmapped mount: %q", out)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(dir, "new"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 0 || st.Gid != 0 {
+		t.Errorf("file created through the mount is %d:%d on the host, want 0:0", st.Uid, st.Gid)
+	}
+}
