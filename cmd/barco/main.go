@@ -85,6 +85,10 @@ func newApp(g *globals) *cli.App {
 			deleteCommand(g),
 			featuresCommand(),
 			execCommand(g),
+			pauseCommand(g),
+			resumeCommand(g),
+			eventsCommand(g),
+			updateCommand(g),
 			psCommand(g),
 		},
 	}

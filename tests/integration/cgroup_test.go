@@ -1,0 +1,102 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Pause and resume use cgroup.freeze, which every cgroup v2 directory has,
+// so they run on this host; the limit tests run in the pure v2 guest.
+func TestPauseResume(t *testing.T) {
+	c := newRuntime(t).newContainer("sleep", "1000")
+	startSleeper(t, c)
+	c.mustBarco("pause", c.id)
+	if s := c.state(); s.Status != "paused" {
+		t.Fatalf("status after pause: %q", s.Status)
+	}
+	freeze, _ := os.ReadFile(filepath.Join(testCgroupDir(c.cgroup), "cgroup.freeze"))
+	if strings.TrimSpace(string(freeze)) != "1" {
+		t.Errorf("cgroup.freeze = %q after pause", freeze)
+	}
+	assertContains(t, "list", c.mustBarco("list").stdout, "paused")
+	res := c.barco("exec", c.id, "true")
+	if res.code == 0 || !strings.Contains(res.stderr, "paused") {
+		t.Errorf("exec in a paused container\n%s", res)
+	}
+	if res := c.barco("pause", c.id); res.code == 0 {
+		t.Errorf("pausing a paused container succeeded\n%s", res)
+	}
+	c.mustBarco("resume", c.id)
+	if s := c.state(); s.Status != "running" {
+		t.Fatalf("status after resume: %q", s.Status)
+	}
+	if res := c.barco("resume", c.id); res.code == 0 || !strings.Contains(res.stderr, "not paused") {
+		t.Errorf("resuming a running container\n%s", res)
+	}
+	c.mustBarco("exec", c.id, "true")
+	// A paused container can be force-deleted.
+	c.mustBarco("pause", c.id)
+	c.mustBarco("delete", "--force", c.id)
+	c.assertNothingLeft()
+}
+
+func TestEventsStats(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 1000")
+	startSleeper(t, c)
+	res := c.mustBarco("events", "--stats", c.id)
+	var ev struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Data struct {
+			CPU struct {
+				Usage struct {
+					Total uint64 `json:"total"`
+				} `json:"usage"`
+			} `json:"cpu"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &ev); err != nil {
+		t.Fatalf("events --stats output: %v\n%s", err, res)
+	}
+	if ev.Type != "stats" || ev.ID != c.id || ev.Data.CPU.Usage.Total == 0 {
+		t.Errorf("stats event %+v", ev)
+	}
+	c.mustBarco("kill", c.id, "KILL")
+	c.waitStatus("stopped")
+	if res := c.barco("events", "--stats", c.id); res.code == 0 {
+		t.Errorf("stats of a stopped container\n%s", res)
+	}
+}
+
+// This host's cgroup v2 hierarchy has no memory or pids controller: barco
+// says so instead of silently running without the limit.
+func TestMissingControllerIsAnError(t *testing.T) {
+	mnt, err := cgroup2Mount()
+	if err != nil {
+		t.Skip(err)
+	}
+	ctrls, _ := os.ReadFile(filepath.Join(mnt, "cgroup.controllers"))
+	if strings.Contains(string(ctrls), "memory") {
+		t.Skip("this host's cgroup2 has the memory controller (run in the VM suite instead)")
+	}
+	c := newRuntime(t).newContainer("true")
+	limit := int64(64 << 20)
+	c.spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	expectFailure(t, c, c.create(), c.id, `"memory" is not available`, "linux.resources.memory.limit")
+
+	u := newRuntime(t).newContainer("sleep", "1000")
+	startSleeper(t, u)
+	res := u.barco("update", "--pids-limit", "10", u.id)
+	if res.code == 0 || !strings.Contains(res.stderr, `"pids" is not available`) {
+		t.Errorf("update --pids-limit on a host without the pids controller\n%s", res)
+	}
+	res = u.barco("update", "--memory", "lots", u.id)
+	if res.code == 0 || !strings.Contains(res.stderr, "--memory") {
+		t.Errorf("update with a bad size\n%s", res)
+	}
+}
