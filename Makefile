@@ -48,3 +48,8 @@ integration: build rootfs tools
 
 clean:
 	rm -rf bin tests/.cache
+
+# The cgroup v2 tests, for real, in a throw-away pure cgroup v2 QEMU guest.
+.PHONY: test-vm
+test-vm:
+	GO=$(GO) tests/vm/run.sh

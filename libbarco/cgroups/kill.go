@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -64,74 +62,15 @@ func (m *Manager) killEach(deadline time.Time) error {
 	}
 }
 
-// waitEmpty waits until cgroup.events reports "populated 0". The kernel
-// signals a change of that file as a modification, so inotify wakes us
-// instead of a polling loop.
+// waitEmpty waits until the cgroup has no process left. A cgroup removed
+// meanwhile is empty.
 func (m *Manager) waitEmpty(deadline time.Time) error {
-	events := filepath.Join(m.Dir(), "cgroup.events")
-	ifd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("inotify: %w", err)
+	err := waitEvent(filepath.Join(m.Dir(), "cgroup.events"), "populated", "0", deadline)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrNotExist):
+		return nil
+	case errors.Is(err, errTimeout):
+		return fmt.Errorf("kill cgroup %s: still populated after %s", m.Path, killTimeout)
 	}
-	defer unix.Close(ifd)
-	if _, err := unix.InotifyAddWatch(ifd, events, unix.IN_MODIFY); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return fmt.Errorf("watch %s: %w", events, err)
-	}
-	buf := make([]byte, 4096)
-	for {
-		// Read after the watch is in place, so that no change is missed.
-		populated, err := readPopulated(events)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !populated {
-			return nil
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("kill cgroup %s: still populated after %s", m.Path, killTimeout)
-		}
-		pfd := []unix.PollFd{{Fd: int32(ifd), Events: unix.POLLIN}}
-		if _, err := unix.Poll(pfd, int(left/time.Millisecond)+1); err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("poll inotify: %w", err)
-		}
-		for {
-			if _, err := unix.Read(ifd, buf); err != nil {
-				break // EAGAIN: drained
-			}
-		}
-	}
-}
-
-func readPopulated(events string) (bool, error) {
-	data, err := os.ReadFile(events)
-	if err != nil {
-		return false, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "populated "); ok {
-			return v != "0", nil
-		}
-	}
-	return false, fmt.Errorf("%s: no populated field", events)
-}
-
-// writeFile writes an existing cgroup interface file. Unlike os.WriteFile it
-// never tries to create the file, so a missing one reports ENOENT.
-func writeFile(name, value string) error {
-	f, err := os.OpenFile(name, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(value)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return fmt.Errorf("kill cgroup %s: %w", m.Path, err)
 }

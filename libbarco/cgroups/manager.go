@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -21,6 +24,9 @@ import (
 type Manager struct {
 	Mount string // cgroup2 mount point
 	Path  string // relative to Mount, starts with "/"
+	// Log receives the warnings about resources cgroup v2 cannot honour;
+	// nil means slog.Default().
+	Log *slog.Logger
 }
 
 // NewManager returns a Manager for the cgroup at path (as given by
@@ -51,14 +57,32 @@ func (m *Manager) check() error {
 	return nil
 }
 
-// Create makes the cgroup directory. An existing cgroup is reused only when
-// no process lives in it: a populated one belongs to someone else.
-func (m *Manager) Create() error {
+// Create makes the cgroup directory, and enables the controllers r needs (see
+// RequiredControllers) in the cgroup.subtree_control of every ancestor from
+// the root down, so that the cgroup gets their interface files. Controllers
+// an ancestor does not offer are left to CheckControllers to report. An
+// existing cgroup is reused only when no process lives in it: a populated
+// one belongs to someone else.
+func (m *Manager) Create(r *specs.LinuxResources) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(m.Dir(), 0o755); err != nil {
-		return fmt.Errorf("create cgroup: %w", err)
+	if err := m.checkCgroup2(); err != nil {
+		return err
+	}
+	need, err := RequiredControllers(r)
+	if err != nil {
+		return err
+	}
+	dir := m.Mount
+	for _, elem := range strings.Split(m.Path[1:], "/") {
+		if err := enableControllers(dir, need); err != nil {
+			return err
+		}
+		dir = filepath.Join(dir, elem)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create cgroup: %w", err)
+		}
 	}
 	pids, err := m.Procs()
 	if err != nil {
@@ -66,6 +90,58 @@ func (m *Manager) Create() error {
 	}
 	if len(pids) > 0 {
 		return fmt.Errorf("cgroup %s is in use", m.Path)
+	}
+	return nil
+}
+
+// checkCgroup2 makes sure Mount is a cgroup2 filesystem before anything is
+// written: on hybrid hosts a wrong mount could be a v1 hierarchy.
+func (m *Manager) checkCgroup2() error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(m.Mount, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", m.Mount, err)
+	}
+	if st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%s is not a cgroup2 mount", m.Mount)
+	}
+	return nil
+}
+
+// enableControllers enables in dir's cgroup.subtree_control those of need
+// that dir offers and has not enabled yet.
+func enableControllers(dir string, need []string) error {
+	if len(need) == 0 {
+		return nil
+	}
+	avail, err := readFields(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		return err
+	}
+	enabled, err := readFields(filepath.Join(dir, "cgroup.subtree_control"))
+	if err != nil {
+		return err
+	}
+	var add []string
+	for _, c := range need {
+		if slices.Contains(avail, c) && !slices.Contains(enabled, c) {
+			add = append(add, "+"+c)
+		}
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	control := filepath.Join(dir, "cgroup.subtree_control")
+	if writeFile(control, strings.Join(add, " ")) == nil {
+		return nil
+	}
+	// The kernel does not say which one failed: retry one by one.
+	for _, c := range add {
+		if err := writeFile(control, c); err != nil {
+			if errors.Is(err, unix.EBUSY) {
+				err = fmt.Errorf("%w (%s has processes of its own, and cgroup v2 cannot then delegate controllers)", err, dir)
+			}
+			return fmt.Errorf("enable controller %s in %s: %w", c[1:], control, err)
+		}
 	}
 	return nil
 }

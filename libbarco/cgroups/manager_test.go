@@ -119,16 +119,16 @@ func TestLifecycle(t *testing.T) {
 	if m.Exists() {
 		t.Fatalf("%s exists before Create", m.Dir())
 	}
-	if err := m.Create(); err != nil {
+	if err := m.Create(nil); err != nil {
 		t.Fatal(err)
 	}
 	if !m.Exists() {
 		t.Fatalf("%s missing after Create", m.Dir())
 	}
-	if err := m.Create(); err != nil {
+	if err := m.Create(nil); err != nil {
 		t.Fatalf("Create of an existing empty cgroup: %v", err)
 	}
-	if err := child.Create(); err != nil {
+	if err := child.Create(nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -153,7 +153,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("Procs() = %v, want %v", pids, want)
 	}
 
-	if err := m.Create(); err == nil || !strings.Contains(err.Error(), "is in use") {
+	if err := m.Create(nil); err == nil || !strings.Contains(err.Error(), "is in use") {
 		t.Errorf("Create of a populated cgroup = %v, want an in-use error", err)
 	}
 	if err := m.Destroy(); !errors.Is(err, unix.EBUSY) {
@@ -192,7 +192,7 @@ func TestLifecycle(t *testing.T) {
 func TestKillEach(t *testing.T) {
 	mount := needCgroup2(t)
 	m := testManager(t, mount, "x")
-	if err := m.Create(); err != nil {
+	if err := m.Create(nil); err != nil {
 		t.Fatal(err)
 	}
 	cmds := []*exec.Cmd{startIn(t, m), startIn(t, m)}
@@ -223,7 +223,7 @@ func TestRootCgroupRefused(t *testing.T) {
 		if err := m.Destroy(); err == nil {
 			t.Errorf("Destroy(%q) succeeded", p)
 		}
-		if err := m.Create(); err == nil {
+		if err := m.Create(nil); err == nil {
 			t.Errorf("Create(%q) succeeded", p)
 		}
 	}
