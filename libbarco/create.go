@@ -138,13 +138,14 @@ func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manag
 		return nil, err
 	}
 	cg := cgroups.NewManager(mnt, rel)
+	cg.Log = rt.Log
 	if err := cg.CheckControllers(cfg.Resources); err != nil {
 		return nil, err
 	}
 	if err := cg.Create(cfg.Resources); err != nil {
 		return nil, err
 	}
-	if err := cg.Set(cfg.Resources); err != nil {
+	if err := cg.Set(withDeviceAllows(cfg.Resources, cfg.Devices)); err != nil {
 		_ = cg.Destroy()
 		return nil, err
 	}
@@ -279,4 +280,30 @@ func (rt *Runtime) compileSeccomp(s *specs.LinuxSeccomp) (*seccomp.Program, erro
 		return nil, err
 	}
 	return p, nil
+}
+
+// withDeviceAllows adds a cgroup allow rule for each device of
+// linux.devices, as runc does: a device the container is given is one it
+// may use.
+func withDeviceAllows(r *specs.LinuxResources, devs []configs.Device) *specs.LinuxResources {
+	if len(devs) == 0 {
+		return r
+	}
+	out := specs.LinuxResources{}
+	if r != nil {
+		out = *r
+	}
+	out.Devices = append([]specs.LinuxDeviceCgroup(nil), out.Devices...)
+	for _, d := range devs {
+		typ := string(d.Type)
+		if typ == "u" {
+			typ = "c"
+		}
+		if typ == "p" {
+			continue // fifos are not subject to the device controller
+		}
+		major, minor := d.Major, d.Minor
+		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	return &out
 }

@@ -100,3 +100,22 @@ func TestMissingControllerIsAnError(t *testing.T) {
 		t.Errorf("update with a bad size\n%s", res)
 	}
 }
+
+// A device given in linux.devices is created and allowed by the device
+// filter; the filter still denies nodes the container was not given.
+func TestDevicesAllowedByFilter(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "echo x > /dev/xfull; echo x > /dev/hidden-full")
+	mode := os.FileMode(0o666)
+	major, minor := int64(1), int64(7)
+	c.spec.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/xfull", Type: "c", Major: major, Minor: minor, FileMode: &mode}}
+	// A second node of another device (1:11 kmsg) made by hand in the
+	// image: present, but not allowed.
+	res := runCmd(t, "mknod", filepath.Join(c.bundle, "rootfs", "hidden-kmsg"), "c", "1", "11")
+	if res.code != 0 {
+		t.Fatalf("mknod\n%s", res)
+	}
+	c.spec.Process.Args = []string{"sh", "-c", "echo x > /dev/xfull; echo x > /hidden-kmsg"}
+	res = c.run()
+	// Allowed: the write reaches the full device and fails with ENOSPC.
+	assertContains(t, "stderr", res.stderr, "No space left on device", "Operation not permitted")
+}
