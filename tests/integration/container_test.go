@@ -53,14 +53,14 @@ type container struct {
 	*runtime
 	id     string
 	bundle string
-	// cgroup is the leaf name under /barco-test; it equals id unless the id
+	// cgroup is the leaf name under /barco-test-<pid>; it equals id unless the id
 	// itself is not a usable path component.
 	cgroup string
 	spec   *specs.Spec
 }
 
 // newContainer makes a bundle running args, with terminal off and the cgroup
-// under /barco-test so leftovers can be found. On cleanup the container is
+// under /barco-test-<pid> so leftovers can be found. On cleanup the container is
 // force-deleted and every trace of it must be gone.
 func (r *runtime) newContainer(args ...string) *container {
 	r.t.Helper()

@@ -26,8 +26,10 @@ const commandTimeout = 30 * time.Second
 
 // testCgroupParent is the directory, under the cgroup2 mount, that holds the
 // cgroup of every container the tests create (linux.cgroupsPath is set to
-// /barco-test/<name>), so leftovers are easy to find.
-const testCgroupParent = "barco-test"
+// /barco-test-<pid>/<name>), so leftovers are easy to find.
+// It is unique per run, so that runs side by side never clean up each
+// other's containers.
+var testCgroupParent = "barco-test-" + strconv.Itoa(os.Getpid())
 
 // suite holds what TestMain found out about the host. It is written once,
 // before any test runs, and only read afterwards.
@@ -141,7 +143,7 @@ func unescapeMountPath(s string) string {
 }
 
 // testCgroupDir is the host path of the cgroup named by cgroupsPath
-// "/barco-test/<name>".
+// "/barco-test-<pid>/<name>".
 func testCgroupDir(name string) string {
 	return filepath.Join(env.cgroup2, testCgroupParent, name)
 }
