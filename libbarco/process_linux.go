@@ -42,81 +42,114 @@ func (p *readyProcess) exec() error {
 	return fmt.Errorf("exec %s: %w", p.path, err)
 }
 
-// prepareProcess applies everything of process that must happen in the
-// init before execve, in an order that keeps the privileges each step needs:
-// limits, OOM score and the bounding set while still root; then the user
+// step is one named part of preparing the container process.
+type step struct {
+	name string
+	run  func() error
+}
+
+// processSteps lists, in order, what the init does to process before
+// execve. The order keeps the privileges each step needs: OOM score,
+// limits, scheduler and the bounding set while still root; then the user
 // (with capabilities kept across setuid); then the final capability sets,
 // umask and no_new_privs; the binary is looked up last, as the container
 // user would see it.
 //
 // A seccomp filter without no_new_privs needs CAP_SYS_ADMIN, so it is loaded
 // before the user changes; so is one with a notify action, whose listener
-// fd must reach the parent before it lets go of the init.
-func prepareProcess(p *configs.Process, filter *seccomp.Program) (*readyProcess, error) {
-	ready := &readyProcess{notifyFD: -1}
-	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
-	}
-	for _, rl := range p.Rlimits {
-		// syscall.Setrlimit (not prlimit) so the Go runtime forgets the
-		// RLIMIT_NOFILE it raised at start-up and does not restore it at exec.
-		lim := &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := syscall.Setrlimit(rl.Type, lim); err != nil {
-			return nil, fmt.Errorf("process.rlimits type %d: %w", rl.Type, err)
-		}
-	}
-	if err := applyProcessAttrs(p); err != nil {
-		return nil, err
-	}
+// fd must reach the parent before it lets go of the init. Otherwise it is
+// loaded by readyProcess.exec right before execve, so it filters as little
+// of barco's own work as possible.
+func processSteps(p *configs.Process, filter *seccomp.Program, ready *readyProcess) []step {
 	var sets *caps.Sets
+	var steps []step
+	add := func(name string, run func() error) { steps = append(steps, step{name, run}) }
+	if p.OOMScoreAdj != nil {
+		add("oom-score", func() error {
+			if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+				return fmt.Errorf("process.oomScoreAdj: %w", err)
+			}
+			return nil
+		})
+	}
+	if len(p.Rlimits) > 0 {
+		add("rlimits", func() error {
+			for _, rl := range p.Rlimits {
+				// syscall.Setrlimit (not prlimit) so the Go runtime forgets
+				// the RLIMIT_NOFILE it raised at start-up and does not
+				// restore it at exec.
+				lim := &syscall.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+				if err := syscall.Setrlimit(rl.Type, lim); err != nil {
+					return fmt.Errorf("process.rlimits type %d: %w", rl.Type, err)
+				}
+			}
+			return nil
+		})
+	}
+	add("sched-ioprio-personality", func() error { return applyProcessAttrs(p) })
 	if p.Capabilities != nil {
-		var err error
-		if sets, err = caps.Resolve(p.Capabilities, nil); err != nil {
-			return nil, err
+		add("bounding-set", func() error {
+			var err error
+			if sets, err = caps.Resolve(p.Capabilities, nil); err != nil {
+				return err
+			}
+			return sets.DropBounding()
+		})
+	}
+	add("cwd", func() error {
+		if err := unix.Chdir(p.Cwd); err != nil {
+			return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
 		}
-		if err := sets.DropBounding(); err != nil {
-			return nil, err
-		}
-	}
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return nil, fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
-	}
-	if err := applyLSMLabels(p); err != nil {
-		return nil, err
-	}
+		return nil
+	})
+	add("lsm-labels", func() error { return applyLSMLabels(p) })
 	if filter != nil && (!p.NoNewPrivileges || filter.Notify()) {
-		fd, err := filter.Load()
-		if err != nil {
-			return nil, fmt.Errorf("load seccomp filter: %w", err)
-		}
-		ready.notifyFD = fd
+		add("seccomp", func() error {
+			fd, err := filter.Load()
+			if err != nil {
+				return fmt.Errorf("load seccomp filter: %w", err)
+			}
+			ready.notifyFD = fd
+			return nil
+		})
 	} else {
 		ready.lateSeccomp = filter
 	}
-	if err := setUser(p); err != nil {
-		return nil, err
+	add("user", func() error { return setUser(p) })
+	if p.Capabilities != nil {
+		add("capabilities", func() error { return sets.Apply() })
 	}
-	if sets != nil {
-		if err := sets.Apply(); err != nil {
+	if p.Umask != nil {
+		add("umask", func() error { unix.Umask(int(*p.Umask)); return nil })
+	}
+	if p.NoNewPrivileges {
+		add("no-new-privs", func() error {
+			if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+				return fmt.Errorf("set no_new_privs: %w", err)
+			}
+			return nil
+		})
+	}
+	add("lookup", func() error {
+		env := withHome(p.Env, p.UID)
+		path, err := lookPath(p.Args[0], env)
+		if err != nil {
+			return err
+		}
+		ready.path, ready.args, ready.env = path, p.Args, env
+		return nil
+	})
+	return steps
+}
+
+// prepareProcess runs processSteps.
+func prepareProcess(p *configs.Process, filter *seccomp.Program) (*readyProcess, error) {
+	ready := &readyProcess{notifyFD: -1}
+	for _, s := range processSteps(p, filter, ready) {
+		if err := s.run(); err != nil {
 			return nil, err
 		}
 	}
-	if p.Umask != nil {
-		unix.Umask(int(*p.Umask))
-	}
-	if p.NoNewPrivileges {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return nil, fmt.Errorf("set no_new_privs: %w", err)
-		}
-	}
-	env := withHome(p.Env, p.UID)
-	path, err := lookPath(p.Args[0], env)
-	if err != nil {
-		return nil, err
-	}
-	ready.path, ready.args, ready.env = path, p.Args, env
 	return ready, nil
 }
 

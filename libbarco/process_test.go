@@ -6,6 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/seccomp"
 )
 
 func TestHomeFromPasswd(t *testing.T) {
@@ -71,6 +76,68 @@ func TestLookPath(t *testing.T) {
 		}
 		if err != nil || got != c.want {
 			t.Errorf("%s: got %q, %v; want %q", c.name, got, err, c.want)
+		}
+	}
+}
+
+func stepNames(p *configs.Process, filter *seccomp.Program) (names []string, ready *readyProcess) {
+	ready = &readyProcess{notifyFD: -1}
+	for _, s := range processSteps(p, filter, ready) {
+		names = append(names, s.name)
+	}
+	return names, ready
+}
+
+func TestProcessStepOrder(t *testing.T) {
+	umask := uint32(0o22)
+	adj := 100
+	full := &configs.Process{
+		Args: []string{"true"}, Cwd: "/", OOMScoreAdj: &adj, Umask: &umask,
+		Rlimits:         []configs.Rlimit{{Type: 7, Soft: 1, Hard: 1}},
+		Capabilities:    &configs.Capabilities{Bounding: []string{"kill"}},
+		NoNewPrivileges: true,
+	}
+	plain, err := seccomp.Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow,
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notify, err := seccomp.Compile(&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/x",
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"swapon"}, Action: specs.ActNotify}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noNNP := *full
+	noNNP.NoNewPrivileges = false
+
+	cases := []struct {
+		name   string
+		p      *configs.Process
+		filter *seccomp.Program
+		want   string
+		late   bool
+	}{
+		{"no seccomp", full, nil,
+			"oom-score rlimits sched-ioprio-personality bounding-set cwd lsm-labels user capabilities umask no-new-privs lookup", false},
+		// With no_new_privs the filter is loaded last, right before execve.
+		{"seccomp with nnp", full, plain,
+			"oom-score rlimits sched-ioprio-personality bounding-set cwd lsm-labels user capabilities umask no-new-privs lookup", true},
+		// Without it, loading needs CAP_SYS_ADMIN: before the user changes.
+		{"seccomp without nnp", &noNNP, plain,
+			"oom-score rlimits sched-ioprio-personality bounding-set cwd lsm-labels seccomp user capabilities umask lookup", false},
+		// A listener must reach the parent before the init is let go.
+		{"notify with nnp", full, notify,
+			"oom-score rlimits sched-ioprio-personality bounding-set cwd lsm-labels seccomp user capabilities umask no-new-privs lookup", false},
+		{"minimal", &configs.Process{Args: []string{"true"}, Cwd: "/"}, nil,
+			"sched-ioprio-personality cwd lsm-labels user lookup", false},
+	}
+	for _, c := range cases {
+		names, ready := stepNames(c.p, c.filter)
+		if got := strings.Join(names, " "); got != c.want {
+			t.Errorf("%s:\n got  %s\n want %s", c.name, got, c.want)
+		}
+		if (ready.lateSeccomp != nil) != c.late {
+			t.Errorf("%s: late seccomp %v, want %v", c.name, ready.lateSeccomp != nil, c.late)
 		}
 	}
 }
