@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/libbarco/console"
 )
 
 // startSleeper runs c detached with a long sleep and returns its state.
@@ -245,5 +248,77 @@ func TestExecStoppedContainer(t *testing.T) {
 	res := c.barco("exec", c.id, "true")
 	if res.code == 0 || !strings.Contains(res.stderr, "not running") && !strings.Contains(res.stderr, "stopped") {
 		t.Errorf("exec in a stopped container\n%s", res)
+	}
+}
+
+// receivePidfd accepts one connection on a fresh socket and returns the
+// "Pid:" line of the fdinfo of the fd it receives.
+func receivePidfd(t *testing.T) (sock string, got <-chan string) {
+	t.Helper()
+	sock = filepath.Join(shortTempDir(t), "pidfd.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan string, 1)
+	go func() {
+		defer ln.Close()
+		conn, err := ln.Accept()
+		if err != nil {
+			ch <- "accept: " + err.Error()
+			return
+		}
+		defer conn.Close()
+		f, err := conn.(*net.UnixConn).File()
+		if err != nil {
+			ch <- err.Error()
+			return
+		}
+		defer f.Close()
+		fd, err := console.RecvFd(f)
+		if err != nil {
+			ch <- err.Error()
+			return
+		}
+		defer fd.Close()
+		info, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd.Fd()))
+		for _, line := range strings.Split(string(info), "\n") {
+			if strings.HasPrefix(line, "Pid:") {
+				ch <- strings.TrimSpace(strings.TrimPrefix(line, "Pid:"))
+				return
+			}
+		}
+		ch <- "no Pid in fdinfo: " + string(info)
+	}()
+	return sock, ch
+}
+
+func TestPidfdSocket(t *testing.T) {
+	c := newRuntime(t).newContainer("sleep", "1000")
+	sock, got := receivePidfd(t)
+	if res := c.run("--detach", "--pidfd-socket", sock); res.code != 0 {
+		t.Fatalf("run --pidfd-socket\n%s", res)
+	}
+	st := c.waitStatus("running")
+	select {
+	case pid := <-got:
+		if pid != strconv.Itoa(st.Pid) {
+			t.Errorf("pidfd of pid %s, want the init %d", pid, st.Pid)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pidfd received")
+	}
+
+	sock, got = receivePidfd(t)
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	c.mustBarco("exec", "--detach", "--pid-file", pidFile, "--pidfd-socket", sock, c.id, "sleep", "30")
+	select {
+	case pid := <-got:
+		want := strings.TrimSpace(waitFile(t, pidFile))
+		if pid != want {
+			t.Errorf("pidfd of pid %s, want the exec'd process %s", pid, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pidfd received for exec")
 	}
 }
