@@ -49,6 +49,11 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	if opts.PreserveFDs < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", opts.PreserveFDs)
 	}
+	if rt.Rootless {
+		if err := checkRootless(cfg); err != nil {
+			return nil, err
+		}
+	}
 	begin := time.Now()
 	h, err := rt.Store.Create(id)
 	if err != nil {
@@ -87,7 +92,7 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 		ID:          id,
 		Bundle:      cfg.Bundle,
 		Rootfs:      cfg.Rootfs,
-		CgroupPath:  cg.Dir(),
+		CgroupPath:  cgroupDir(cg),
 		Created:     time.Now().UTC(),
 		Owner:       owner,
 		Annotations: cfg.Annotations,
@@ -143,6 +148,13 @@ func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manag
 		return nil, err
 	}
 	if err := cg.Create(cfg.Resources); err != nil {
+		// Without a delegated cgroup an unprivileged user runs the
+		// container in its own cgroup, as runc's --rootless=auto does,
+		// unless the config asks for limits that need one.
+		if rt.Rootless && errors.Is(err, os.ErrPermission) && !wantsLimits(cfg.Resources) {
+			rt.Log.Warn("no writable cgroup for a rootless container: running without one", "cgroup", cg.Dir(), "error", err)
+			return nil, nil
+		}
 		return nil, err
 	}
 	if err := cg.Set(withDeviceAllows(cfg.Resources, cfg.Devices)); err != nil {
@@ -168,11 +180,13 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer fifo.Close()
-	cgfd, err := cg.OpenFD()
-	if err != nil {
-		return err
+	cgfd := -1
+	if cg != nil {
+		if cgfd, err = cg.OpenFD(); err != nil {
+			return err
+		}
+		defer unix.Close(cgfd)
 	}
-	defer unix.Close(cgfd)
 
 	req := &spawnRequest{
 		boot: bootstrap{
@@ -306,4 +320,39 @@ func withDeviceAllows(r *specs.LinuxResources, devs []configs.Device) *specs.Lin
 		out.Devices = append(out.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
 	}
 	return &out
+}
+
+func cgroupDir(cg *cgroups.Manager) string {
+	if cg == nil {
+		return ""
+	}
+	return cg.Dir()
+}
+
+// wantsLimits reports whether r asks for anything that needs a cgroup.
+func wantsLimits(r *specs.LinuxResources) bool {
+	if r == nil {
+		return false
+	}
+	ctrls, err := cgroups.RequiredControllers(r)
+	return err != nil || len(ctrls) > 0 || len(r.Devices) > 0
+}
+
+// checkRootless rejects what an unprivileged user cannot set up: without
+// root on the host the container needs a user namespace of its own, and
+// the kernel lets an unprivileged user map only its own ids.
+func checkRootless(cfg *configs.Config) error {
+	if !cfg.NewNamespace(configs.NEWUSER) {
+		return errors.New("linux.namespaces: a rootless container needs a new user namespace (barco spec --rootless writes one)")
+	}
+	self := func(field string, maps []configs.IDMap, id int) error {
+		if len(maps) != 1 || maps[0].Size != 1 || int(maps[0].HostID) != id {
+			return fmt.Errorf("%s: a rootless container can map only the user's own id %d, once (ranges of /etc/subuid need newuidmap, not supported yet)", field, id)
+		}
+		return nil
+	}
+	if err := self("linux.uidMappings", cfg.UIDMappings, os.Geteuid()); err != nil {
+		return err
+	}
+	return self("linux.gidMappings", cfg.GIDMappings, os.Getegid())
 }

@@ -25,6 +25,10 @@ var (
 type Runtime struct {
 	Store *state.Store
 	Log   *slog.Logger
+	// Rootless is set when barco runs without root on the host: user
+	// namespace mappings are limited to the user's own ids and a cgroup is
+	// used only where one is delegated.
+	Rootless bool
 }
 
 // New opens (creating if needed) the state root.
@@ -36,7 +40,7 @@ func New(root string, log *slog.Logger) (*Runtime, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{Store: st, Log: log}, nil
+	return &Runtime{Store: st, Log: log, Rootless: os.Geteuid() != 0}, nil
 }
 
 // emptyDir is an empty directory under the root, the second lower layer of

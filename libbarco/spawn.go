@@ -197,11 +197,13 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	if req.clone&unix.CLONE_NEWUSER != 0 {
 		cmd.SysProcAttr.UidMappings = idMaps(req.uidMaps)
 		cmd.SysProcAttr.GidMappings = idMaps(req.gidMaps)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// An unprivileged user may write a gid_map only after denying
+		// setgroups in the namespace.
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = !rt.Rootless
 		// Become the namespace's root before the init is exec'd: the host
 		// uid is not mapped inside, and an unmapped uid gets no
 		// capabilities in the new namespace.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rt.Rootless}
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start init: %w", err)

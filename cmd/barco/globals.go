@@ -28,7 +28,7 @@ type globals struct {
 
 func (g *globals) flags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "root", Value: "/run/barco", Usage: "root directory for storage of container state", Destination: &g.root},
+		&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "root directory for storage of container state (this should be located in tmpfs)", Destination: &g.root},
 		&cli.StringFlag{Name: "log", Usage: "set the log file to write barco logs to (default is stderr)", Destination: &g.logFile},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' or 'json')", Destination: &g.logFormat},
 		&cli.BoolFlag{Name: "debug", Usage: "enable debug logging", Destination: &g.debug},
@@ -121,4 +121,15 @@ func checkArgs(ctx *cli.Context, min, max int) error {
 		return fmt.Errorf("%s: wrong number of arguments (%d); usage: barco %s %s", ctx.Command.Name, n, ctx.Command.Name, ctx.Command.ArgsUsage)
 	}
 	return nil
+}
+
+// defaultRoot is /run/barco for root and $XDG_RUNTIME_DIR/barco for an
+// unprivileged user, who cannot write /run.
+func defaultRoot() string {
+	if os.Geteuid() != 0 {
+		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+			return dir + "/barco"
+		}
+	}
+	return "/run/barco"
 }

@@ -18,13 +18,18 @@ func specCommand() *cli.Command {
 		Usage: "create a new specification file",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "path to the root of the bundle directory"},
+			&cli.BoolFlag{Name: "rootless", Usage: "generate a configuration for a rootless container"},
 		},
 		Action: func(ctx *cli.Context) error {
 			if err := checkArgs(ctx, 0, 0); err != nil {
 				return err
 			}
 			path := filepath.Join(ctx.String("bundle"), "config.json")
-			data, err := json.MarshalIndent(specconv.Example(), "", "\t")
+			spec := specconv.Example()
+			if ctx.Bool("rootless") {
+				specconv.ToRootless(spec, uint32(os.Geteuid()), uint32(os.Getegid()))
+			}
+			data, err := json.MarshalIndent(spec, "", "\t")
 			if err != nil {
 				return err
 			}
