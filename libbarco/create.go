@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -220,7 +221,7 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 	}
 	defer closeUserns(userns)
 	req.idmapUserns = userns
-	if err := planNamespaces(req, cfg); err != nil {
+	if err := c.rt.planNamespaces(req, cfg); err != nil {
 		return err
 	}
 	defer closeNamespaces(req.join)
@@ -237,7 +238,12 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 // join, clone creates them all (the fast path). Otherwise the nsenter
 // constructor joins the given ones first and then unshares the new ones, so
 // that new namespaces are owned by a joined user namespace.
-func planNamespaces(req *spawnRequest, cfg *configs.Config) error {
+//
+// A new user namespace that clone cannot make with the right mappings (an
+// unprivileged user's /etc/subuid ranges, written by newuidmap) or that
+// must own namespaces joined by path is made first by a holder process and
+// then joined like the others.
+func (rt *Runtime) planNamespaces(req *spawnRequest, cfg *configs.Config) error {
 	clone, unshare := cloneFlags(cfg)
 	var joinPID bool
 	for _, t := range joinOrder {
@@ -254,15 +260,20 @@ func planNamespaces(req *spawnRequest, cfg *configs.Config) error {
 		req.join = append(req.join, nsFile{Type: t, File: f})
 		joinPID = joinPID || t == configs.NEWPID
 	}
+	if clone&unix.CLONE_NEWUSER != 0 && (len(req.join) > 0 || (rt.Rootless && !ownIDsOnly(cfg))) {
+		f, err := newUserns(cfg.UIDMappings, cfg.GIDMappings, rt.Rootless)
+		if err != nil {
+			closeNamespaces(req.join)
+			req.join = nil
+			return fmt.Errorf("linux.uidMappings: create user namespace: %w", err)
+		}
+		req.join = append([]nsFile{{Type: configs.NEWUSER, File: f}}, req.join...)
+		clone &^= unix.CLONE_NEWUSER
+	}
 	if len(req.join) == 0 {
 		req.clone, req.unshare = clone, unshare
 		req.uidMaps, req.gidMaps = cfg.UIDMappings, cfg.GIDMappings
 		return nil
-	}
-	if clone&unix.CLONE_NEWUSER != 0 {
-		closeNamespaces(req.join)
-		req.join = nil
-		return errors.New("linux.namespaces: a new user namespace cannot be combined with joining other namespaces by path")
 	}
 	req.nsUnshare = clone | unshare
 	req.fork = joinPID || clone&unix.CLONE_NEWPID != 0
@@ -339,20 +350,29 @@ func wantsLimits(r *specs.LinuxResources) bool {
 }
 
 // checkRootless rejects what an unprivileged user cannot set up: without
-// root on the host the container needs a user namespace of its own, and
-// the kernel lets an unprivileged user map only its own ids.
+// root on the host the container needs a user namespace of its own, mapped
+// to the user's own ids, or to ranges newuidmap/newgidmap grant from
+// /etc/subuid and /etc/subgid.
 func checkRootless(cfg *configs.Config) error {
 	if !cfg.NewNamespace(configs.NEWUSER) {
 		return errors.New("linux.namespaces: a rootless container needs a new user namespace (barco spec --rootless writes one)")
 	}
-	self := func(field string, maps []configs.IDMap, id int) error {
-		if len(maps) != 1 || maps[0].Size != 1 || int(maps[0].HostID) != id {
-			return fmt.Errorf("%s: a rootless container can map only the user's own id %d, once (ranges of /etc/subuid need newuidmap, not supported yet)", field, id)
-		}
+	if ownIDsOnly(cfg) {
 		return nil
 	}
-	if err := self("linux.uidMappings", cfg.UIDMappings, os.Geteuid()); err != nil {
-		return err
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("linux.uidMappings: mapping more than the user's own id needs %s (package uidmap): %w", tool, err)
+		}
 	}
-	return self("linux.gidMappings", cfg.GIDMappings, os.Getegid())
+	return nil
+}
+
+// ownIDsOnly reports whether the mappings map just the caller's own uid and
+// gid, which an unprivileged user may write itself.
+func ownIDsOnly(cfg *configs.Config) bool {
+	self := func(maps []configs.IDMap, id int) bool {
+		return len(maps) == 1 && maps[0].Size == 1 && int(maps[0].HostID) == id
+	}
+	return self(cfg.UIDMappings, os.Geteuid()) && self(cfg.GIDMappings, os.Getegid())
 }

@@ -48,7 +48,7 @@ func idmapUserns(cfg *configs.Config) (map[int]*os.File, error) {
 			out[i] = f
 			continue
 		}
-		f, err := newUserns(m.UIDMappings, m.GIDMappings)
+		f, err := newUserns(m.UIDMappings, m.GIDMappings, false)
 		if err != nil {
 			closeUserns(out)
 			return nil, fmt.Errorf("mounts[%d]: user namespace for idmapped mount: %w", i, err)
@@ -69,19 +69,20 @@ func closeUserns(fds map[int]*os.File) {
 }
 
 // newUserns starts a holder in a new user namespace with the mappings,
-// opens the namespace and lets the holder go.
-func newUserns(uids, gids []configs.IDMap) (*os.File, error) {
+// opens the namespace and lets the holder go. With viaHelpers the maps are
+// written by newuidmap/newgidmap, which may grant an unprivileged user the
+// ranges of /etc/subuid and /etc/subgid.
+func newUserns(uids, gids []configs.IDMap, viaHelpers bool) (*os.File, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self)
 	cmd.Env = []string{envUsernsHolder + "=1"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  unix.CLONE_NEWUSER,
-		UidMappings: idMaps(uids),
-		GidMappings: idMaps(gids),
-		Pdeathsig:   unix.SIGKILL,
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER, Pdeathsig: unix.SIGKILL}
+	if !viaHelpers {
+		cmd.SysProcAttr.UidMappings = idMaps(uids)
+		cmd.SysProcAttr.GidMappings = idMaps(gids)
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -91,13 +92,32 @@ func newUserns(uids, gids []configs.IDMap) (*os.File, error) {
 		stdin.Close()
 		return nil, err
 	}
-	// The maps are written before the child execs, so the namespace is
-	// complete once Start returns.
-	f, err := os.OpenFile("/proc/"+strconv.Itoa(cmd.Process.Pid)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	stdin.Close()
-	_ = cmd.Wait()
-	if err != nil {
-		return nil, err
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	pid := strconv.Itoa(cmd.Process.Pid)
+	if viaHelpers {
+		if err := runIDMapHelper("newuidmap", pid, uids); err != nil {
+			return nil, err
+		}
+		if err := runIDMapHelper("newgidmap", pid, gids); err != nil {
+			return nil, err
+		}
 	}
-	return f, nil
+	// Without helpers the maps are written before the child execs, so the
+	// namespace is complete once Start returns.
+	return os.OpenFile("/proc/"+pid+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+func runIDMapHelper(tool, pid string, maps []configs.IDMap) error {
+	args := []string{pid}
+	for _, m := range maps {
+		args = append(args, strconv.FormatUint(uint64(m.ContainerID), 10), strconv.FormatUint(uint64(m.HostID), 10), strconv.FormatUint(uint64(m.Size), 10))
+	}
+	out, err := exec.Command(tool, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %v: %w: %s", tool, args, err, out)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -161,5 +162,43 @@ func TestRootlessLimitsNeedDelegation(t *testing.T) {
 	}
 	if !strings.Contains(res.stderr, "pids") {
 		t.Errorf("error does not name the limit\n%s", res)
+	}
+}
+
+// With ranges in /etc/subuid and /etc/subgid, newuidmap/newgidmap map more
+// than the user's own id.
+func TestRootlessSubordinateIDs(t *testing.T) {
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		t.Skip("newuidmap is not installed (package uidmap)")
+	}
+	e := newRootless(t)
+	line := rootlessUser + ":300000:65536\n"
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		orig, _ := os.ReadFile(f)
+		if err := os.WriteFile(f, append(append([]byte{}, orig...), line...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.WriteFile(f, orig, 0o644) })
+	}
+	e.barco("spec", "--rootless", "--bundle", e.bundle)
+	e.editSpec(func(s *specs.Spec) {
+		s.Process.Terminal = false
+		s.Process.Args = []string{"sh", "-c", "cat /proc/self/uid_map; chown 1000:1000 /tmp && stat -c %u /tmp"}
+		s.Root.Readonly = false
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_CHOWN")
+		s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_CHOWN")
+		s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_CHOWN")
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(e.uid), Size: 1}, {ContainerID: 1, HostID: 300000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(e.gid), Size: 1}, {ContainerID: 1, HostID: 300000, Size: 65536}}
+	})
+	res := e.barco("run", "--bundle", e.bundle, "r1")
+	if res.code != 0 {
+		t.Fatalf("rootless run with subordinate ids\n%s", res)
+	}
+	out := strings.Fields(res.stdout)
+	want := []string{"0", strconv.Itoa(e.uid), "1", "1", "300000", "65536", "1000"}
+	if strings.Join(out, " ") != strings.Join(want, " ") {
+		t.Errorf("got %q, want %q", out, want)
 	}
 }
