@@ -162,7 +162,10 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 			boot.IDMapFDs[i] = slot[f]
 		}
 	}
-	env := []string{envInitSync + "=" + strconv.Itoa(syncFD)}
+	// The init is short-lived and single-threaded in spirit: no garbage
+	// collector, one P. These never reach the container process, whose
+	// environment comes from the config.
+	env := []string{envInitSync + "=" + strconv.Itoa(syncFD), "GOGC=off", "GOMAXPROCS=1"}
 	if len(req.join) > 0 || req.nsUnshare != 0 || req.fork {
 		spec := nsenter.Spec{SyncFD: syncFD, Unshare: req.nsUnshare, Fork: req.fork}
 		for i, ns := range req.join {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,6 +31,9 @@ func init() {
 }
 
 func main() {
+	// Every barco process is short-lived (run and exec wait, but allocate
+	// little): collecting garbage would cost more than it frees.
+	debug.SetGCPercent(-1)
 	if libbarco.IsInit() {
 		libbarco.Init()
 		return
