@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -57,6 +58,8 @@ func eventsCommand(g *globals) *cli.Command {
 // streamEvents prints stats every interval and an "oom" event whenever the
 // kernel OOM-killed a process of the container, until the container stops.
 func streamEvents(c *libbarco.Container, enc *json.Encoder, interval time.Duration) error {
+	// Unlike the other commands this one may run for days.
+	debug.SetGCPercent(100)
 	ooms := func() uint64 {
 		ev, err := c.MemoryEvents()
 		if err != nil {
