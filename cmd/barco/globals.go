@@ -133,3 +133,22 @@ func defaultRoot() string {
 	}
 	return "/run/barco"
 }
+
+// lockedAction is the Action of a command that takes one container id and
+// changes the container under its lock.
+func (g *globals) lockedAction(do func(*libbarco.Container) error) cli.ActionFunc {
+	return func(ctx *cli.Context) error {
+		if err := checkArgs(ctx, 1, 1); err != nil {
+			return err
+		}
+		c, err := g.loadContainer(ctx)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		if err := c.Lock(); err != nil {
+			return err
+		}
+		return do(c)
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+
+	"github.com/barco-oci/barco/libbarco"
 )
 
 func startCommand(g *globals) *cli.Command {
@@ -9,19 +11,6 @@ func startCommand(g *globals) *cli.Command {
 		Name:      "start",
 		Usage:     "executes the user defined process in a created container",
 		ArgsUsage: "<container-id>",
-		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, 1); err != nil {
-				return err
-			}
-			c, err := g.loadContainer(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if err := c.Lock(); err != nil {
-				return err
-			}
-			return c.Start()
-		},
+		Action:    g.lockedAction((*libbarco.Container).Start),
 	}
 }
