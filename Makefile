@@ -46,10 +46,41 @@ integration: build rootfs tools
 	BARCO_BINARY=$(CURDIR)/$(BINARY) BARCO_ROOTFS=$(CURDIR)/$(ROOTFS) \
 		$(GO) test -count=1 -v -timeout 20m ./tests/integration/...
 
+# The opencontainers/runtime-tools validation suite against bin/barco, as
+# root. The suite is fetched and built once into tests/.cache/conformance.
+.PHONY: conformance
+conformance: build
+	$(GO) test -count=1 ./tests/conformance/
+	$(GO) build -trimpath -o bin/conformance ./tests/conformance
+	bin/conformance -go $(GO) -runtime $(CURDIR)/$(BINARY) -cache $(CURDIR)/tests/.cache/conformance
+
 clean:
 	rm -rf bin tests/.cache
 
-# The cgroup v2 tests, for real, in a throw-away pure cgroup v2 QEMU guest.
+# The cgroup v2 tests, for real, in a throw-away pure cgroup v2 QEMU guest:
+# libbarco/cgroups, then tests/cgroupv2 against barco and, for comparison,
+# runc and crun if installed.
 .PHONY: test-vm
-test-vm:
+test-vm: build
 	GO=$(GO) tests/vm/run.sh
+
+# barco against runc and crun, side by side (root; installs crun if missing).
+# BENCHFLAGS=-quick for a smoke run; see `bin/bench -h` for the rest.
+.PHONY: bench
+bench: build rootfs
+	$(GO) build -trimpath -o bin/bench ./tests/bench
+	bin/bench $(BENCHFLAGS)
+
+# barco driven by podman, containerd (ctr, runc shim v2) and containerd's CRI
+# (crictl), every scenario also with runc for comparison; see README.md,
+# "Clients". Debian 12 has no crictl package: it is built once from the Go
+# module proxy into tests/.cache/crictl-VERSION.
+CRICTL_VERSION := v1.34.0
+CRICTL         := tests/.cache/crictl-$(CRICTL_VERSION)/crictl
+.PHONY: test-clients
+test-clients: build rootfs
+	@test -x $(CRICTL) || \
+		GOBIN=$(CURDIR)/$(dir $(CRICTL)) $(GO) install sigs.k8s.io/cri-tools/cmd/crictl@$(CRICTL_VERSION)
+	BARCO_BINARY=$(CURDIR)/$(BINARY) BARCO_ROOTFS=$(CURDIR)/$(ROOTFS) \
+		CRICTL_BINARY=$(CURDIR)/$(CRICTL) RUNC_BINARY=/usr/sbin/runc \
+		$(GO) test -count=1 -v -timeout 15m ./tests/clients/...

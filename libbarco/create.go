@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/libbarco/caps"
 	"github.com/barco-oci/barco/libbarco/cgroups"
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/hooks"
@@ -76,6 +77,9 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 		_ = h.Remove()
 	}()
 
+	if missing := caps.Ungrantable(cfg.Process.Capabilities); len(missing) > 0 {
+		rt.Log.Warn("capabilities outside barco's own bounding set cannot be granted", "id", id, "capabilities", missing)
+	}
 	filter, err := rt.compileSeccomp(cfg.Seccomp)
 	if err != nil {
 		return nil, err
@@ -196,8 +200,10 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 			NoPivot:      opts.NoPivot,
 			NoNewKeyring: opts.NoNewKeyring,
 			PreserveFDs:  opts.PreserveFDs,
-			State:        c.specState(specs.StateCreating),
-			Seccomp:      filter,
+			// The create-time hooks run once the runtime environment
+			// exists: the state runtime-spec calls "created".
+			State:   c.specState(specs.StateCreated),
+			Seccomp: filter,
 		},
 		cgroupFD:      cgfd,
 		fifo:          fifo,
@@ -207,7 +213,7 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 	}
 	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 {
 		req.runtimeHooks = func(pid int) error {
-			st := c.specState(specs.StateCreating)
+			st := c.specState(specs.StateCreated)
 			st.Pid = pid
 			if err := hooks.RunAll("prestart", cfg.Hooks.Prestart, st); err != nil {
 				return err
@@ -251,11 +257,11 @@ func (rt *Runtime) planNamespaces(req *spawnRequest, cfg *configs.Config) error 
 		if !ok || ns.Path == "" {
 			continue
 		}
-		f, err := openNamespace(ns.Path)
+		f, err := openNamespace(ns.Path, t)
 		if err != nil {
 			closeNamespaces(req.join)
 			req.join = nil
-			return fmt.Errorf("linux.namespaces: %s namespace %s: %w", t, ns.Path, err)
+			return fmt.Errorf("linux.namespaces: %s namespace: %w", t, err)
 		}
 		req.join = append(req.join, nsFile{Type: t, File: f})
 		joinPID = joinPID || t == configs.NEWPID

@@ -74,9 +74,12 @@ func (c *Container) destroy() error {
 			return err
 		}
 	}
-	if cfg, err := c.Config(); err == nil && len(cfg.Hooks.Poststop) > 0 {
-		if err := hooks.RunAll("poststop", cfg.Hooks.Poststop, c.specState(specs.StateStopped)); err != nil {
-			c.rt.Log.Warn("poststop hook failed", "id", c.ID, "error", err)
+	if cfg, err := c.Config(); err == nil {
+		// Every poststop hook runs, whatever the ones before did.
+		for i, h := range cfg.Hooks.Poststop {
+			if err := hooks.Run("poststop", i, h, c.specState(specs.StateStopped)); err != nil {
+				c.rt.Log.Warn("poststop hook failed", "id", c.ID, "error", err)
+			}
 		}
 	}
 	return c.h.Remove()

@@ -56,6 +56,22 @@ func initContainer(pipe *syncPipe) error {
 	}
 	cfg := b.Config
 	unix.CloseOnExec(b.FifoFD)
+	// Nobody in the container may open our fds through /proc/<pid>/fd or
+	// ptrace us while we hold host resources; execve resets this.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("set non-dumpable: %w", err)
+	}
+	// The exec fifo is reopened for writing through procfs. Without a
+	// mount namespace the container gets no /proc of ours after the
+	// chroot, so keep a handle on this one until then.
+	procFD := -1
+	if _, ok := cfg.Namespace(configs.NEWNS); !ok {
+		fd, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open /proc: %w", err)
+		}
+		procFD = fd
+	}
 	if b.ConsoleFD >= 0 {
 		unix.CloseOnExec(b.ConsoleFD)
 	}
@@ -66,9 +82,8 @@ func initContainer(pipe *syncPipe) error {
 		unix.CloseOnExec(fd)
 	}
 
-	if err := joinNamespaces(cfg); err != nil {
-		return err
-	}
+	// Namespaces given by path were joined by the nsenter constructor
+	// before the Go runtime started (see nsenter.c).
 	if !b.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read or
 		// fill the keys of whoever started it.
@@ -89,16 +104,29 @@ func initContainer(pipe *syncPipe) error {
 	createContainerHooks := func() error {
 		return hooks.RunAll("createContainer", cfg.Hooks.CreateContainer, b.State)
 	}
-	if cfg.NewNamespace(configs.NEWNS) {
+	// The rootfs is set up in the container's mount namespace, new or
+	// joined by path (runc does the same for a joined one).
+	_, hasMountNS := cfg.Namespace(configs.NEWNS)
+	if hasMountNS {
 		_, inUserNS := cfg.Namespace(configs.NEWUSER)
 		opts := rootfs.Options{NoPivot: b.NoPivot, InUserNS: inUserNS, BeforePivot: createContainerHooks, IDMapFDs: b.IDMapFDs}
 		if err := rootfs.Prepare(cfg, opts); err != nil {
 			return fmt.Errorf("prepare rootfs: %w", err)
 		}
-	} else if err := createContainerHooks(); err != nil {
-		return err
+	} else {
+		if err := createContainerHooks(); err != nil {
+			return err
+		}
+		// Without a mount namespace of its own the container still gets
+		// its root: a chroot into root.path.
+		if err := unix.Chroot(cfg.Rootfs); err != nil {
+			return fmt.Errorf("chroot %s: %w", cfg.Rootfs, err)
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return err
+		}
 	}
-	if cfg.NewNamespace(configs.NEWUTS) {
+	if _, ok := cfg.Namespace(configs.NEWUTS); ok {
 		if cfg.Hostname != "" {
 			if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 				return fmt.Errorf("sethostname: %w", err)
@@ -114,24 +142,30 @@ func initContainer(pipe *syncPipe) error {
 		if err := setupTerminal(b.ConsoleFD, &cfg.Process, true); err != nil {
 			return err
 		}
+	} else if err := newSession(); err != nil {
+		return err
 	}
 	// Before Finalize: /proc/sys becomes read-only there.
 	if err := writeSysctls(cfg.Sysctl); err != nil {
 		return err
 	}
-	if cfg.NewNamespace(configs.NEWNS) {
+	if hasMountNS {
 		if err := rootfs.Finalize(cfg); err != nil {
 			return fmt.Errorf("finalize rootfs: %w", err)
 		}
+	}
+	if len(cfg.Process.Args) == 0 {
+		return idleWithoutProcess(pipe)
+	}
+	// Before the seccomp filter, which may not allow close_range.
+	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
+		return err
 	}
 	p, err := prepareProcess(&cfg.Process, b.Seccomp)
 	if err != nil {
 		return err
 	}
 	if err := sendNotifyFD(&b, p); err != nil {
-		return err
-	}
-	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
 		return err
 	}
 	// From here on a failure of create is no longer possible: the parent
@@ -143,7 +177,7 @@ func initContainer(pipe *syncPipe) error {
 		return err
 	}
 	pipe.f.Close()
-	if err := waitForStart(b.FifoFD); err != nil {
+	if err := waitForStart(procFD, b.FifoFD); err != nil {
 		// Nobody listens on the sync pipe any more; stderr is all we have.
 		fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
 		os.Exit(1)
@@ -162,6 +196,25 @@ func initContainer(pipe *syncPipe) error {
 	return nil
 }
 
+// idleWithoutProcess keeps a container created from a config without a
+// process: it exists (its namespaces can be used) but `start` refuses it,
+// and `delete` ends it.
+func idleWithoutProcess(pipe *syncPipe) error {
+	if err := closeExtraFDs(3); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear parent death signal: %w", err)
+	}
+	if err := pipe.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	pipe.f.Close()
+	for {
+		unix.Pause()
+	}
+}
+
 // initExec prepares a process joining a running container: the nsenter
 // constructor already put us in its namespaces and the parent in its
 // cgroup; only the process settings are left.
@@ -176,15 +229,17 @@ func initExec(pipe *syncPipe, b *bootstrap) error {
 		if err := setupTerminal(b.ConsoleFD, &b.Config.Process, false); err != nil {
 			return err
 		}
+	} else if err := newSession(); err != nil {
+		return err
+	}
+	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
+		return err
 	}
 	p, err := prepareProcess(&b.Config.Process, b.Seccomp)
 	if err != nil {
 		return err
 	}
 	if err := sendNotifyFD(b, p); err != nil {
-		return err
-	}
-	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
@@ -197,6 +252,17 @@ func initExec(pipe *syncPipe, b *bootstrap) error {
 	err = p.exec()
 	fmt.Fprintf(os.Stderr, "barco exec: %v\n", err)
 	os.Exit(127)
+	return nil
+}
+
+// newSession makes the process the leader of a session of its own (with a
+// terminal, setupTerminal does it). Otherwise the container would stay in
+// the session of whoever ran barco, outside its pid namespace, which criu
+// cannot checkpoint, and job-control signals to that session would reach it.
+func newSession() error {
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
 	return nil
 }
 
@@ -241,8 +307,15 @@ func setupTerminal(consoleFD int, p *configs.Process, asConsole bool) error {
 // waitForStart blocks until `barco start` opens the exec fifo, then writes
 // one byte so start knows the init got past this point. The write end is
 // close-on-exec: start sees EOF once the container process runs.
-func waitForStart(fifoFD int) error {
-	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+func waitForStart(procFD, fifoFD int) error {
+	var fd int
+	var err error
+	if procFD >= 0 {
+		fd, err = unix.Openat(procFD, "self/fd/"+strconv.Itoa(fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		unix.Close(procFD)
+	} else {
+		fd, err = unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	}
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}

@@ -45,30 +45,6 @@ func cloneFlags(cfg *configs.Config) (clone, unshare uintptr) {
 	return clone, unshare
 }
 
-// joinNamespaces enters the namespaces given by path. Those a
-// multi-threaded process can enter are joined on the init's locked thread.
-func joinNamespaces(cfg *configs.Config) error {
-	for _, ns := range cfg.Namespaces {
-		if ns.Path == "" {
-			continue
-		}
-		switch ns.Type {
-		case configs.NEWUSER, configs.NEWNS, configs.NEWPID:
-			return fmt.Errorf("joining an existing %s namespace (%s) is not supported yet", ns.Type, ns.Path)
-		}
-		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
-		}
-		err = unix.Setns(fd, int(nsFlags[ns.Type]))
-		unix.Close(fd)
-		if err != nil {
-			return fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, err)
-		}
-	}
-	return nil
-}
-
 // setupTimeNamespace creates a time namespace for the container process
 // (entered at its execve) and sets its clock offsets.
 func setupTimeNamespace(offsets map[string]specs.LinuxTimeOffset) error {

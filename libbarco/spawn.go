@@ -227,10 +227,11 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 
 	pipe := newSyncPipe(parentSock)
 	if req.fork {
-		if sp.pid, err = pipe.readPid(); err != nil {
-			_, _ = cmd.Process.Wait()
+		pid, err := pipe.readPid()
+		if err != nil {
 			return nil, err
 		}
+		sp.pid = pid
 		// The intermediate exits right after reporting; reaping it also
 		// guarantees the container process has been re-parented.
 		if _, err := cmd.Process.Wait(); err != nil {
@@ -268,16 +269,20 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 
 // kill kills and reaps a started init after a failure.
 func (s *spawned) kill() {
-	_ = unix.Kill(s.pid, unix.SIGKILL)
-	if s.pid == s.proc.Pid {
-		_, _ = s.proc.Wait()
-		return
-	}
-	// A forked child is ours only if we are a subreaper; reap it if so.
-	var ws unix.WaitStatus
-	_, _ = unix.Wait4(s.pid, &ws, 0, nil)
 	if s.console != nil {
 		s.console.Close()
+	}
+	// Our direct child first (the init, or the nsenter intermediate, which
+	// may not have reported its child yet). Kill and Wait on an already
+	// reaped process are harmless errors.
+	_ = s.proc.Kill()
+	_, _ = s.proc.Wait()
+	// Never a pid <= 0: kill(2) would hit a whole process group.
+	if s.pid > 0 && s.pid != s.proc.Pid {
+		_ = unix.Kill(s.pid, unix.SIGKILL)
+		// A forked child is ours only if we are a subreaper; reap it if so.
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(s.pid, &ws, 0, nil)
 	}
 }
 
@@ -327,7 +332,7 @@ func openNamespaces(pid int, cfg *configs.Config) ([]nsFile, error) {
 		if _, ok := cfg.Namespace(t); !ok {
 			continue
 		}
-		f, err := openNamespace(fmt.Sprintf("/proc/%d/ns/%s", pid, procNSName[t]))
+		f, err := openNamespace(fmt.Sprintf("/proc/%d/ns/%s", pid, procNSName[t]), t)
 		if err != nil {
 			closeNamespaces(out)
 			return nil, err
@@ -345,13 +350,25 @@ func openNamespaces(pid int, cfg *configs.Config) ([]nsFile, error) {
 	return out, nil
 }
 
-func openNamespace(path string) (*os.File, error) {
+// openNamespace opens the namespace file at path and checks that it is a
+// namespace of type t.
+func openNamespace(path string, t configs.NamespaceType) (*os.File, error) {
 	f, err := os.OpenFile(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("namespace %s: %w", path, ErrNotRunning)
 		}
 		return nil, fmt.Errorf("open namespace: %w", err)
+	}
+	const nsGetNSType = 0xb703 // NS_GET_NSTYPE, _IO(0xb7, 0x3)
+	kind, err := unix.IoctlRetInt(int(f.Fd()), nsGetNSType)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a namespace: %w", path, err)
+	}
+	if uintptr(kind) != nsFlags[t] {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a %s namespace", path, t)
 	}
 	return f, nil
 }

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/state"
 )
@@ -22,6 +23,13 @@ func (c *Container) Start() error {
 		return errors.New("cannot start a container that has stopped")
 	default:
 		return fmt.Errorf("cannot start a container in the %s state: %w", s, ErrNotCreated)
+	}
+	cfg, err := c.Config()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Process.Args) == 0 {
+		return errors.New("process: the container's config has no process to start")
 	}
 	pidfd, err := c.pidfd()
 	if err != nil {
@@ -45,16 +53,12 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
-	return c.runPoststart()
+	return c.runPoststart(cfg)
 }
 
 // runPoststart runs the poststart hooks; if one fails the container is
 // stopped and start fails, as runtime-spec 1.3 asks.
-func (c *Container) runPoststart() error {
-	cfg, err := c.Config()
-	if err != nil {
-		return err
-	}
+func (c *Container) runPoststart(cfg *configs.Config) error {
 	if len(cfg.Hooks.Poststart) == 0 {
 		return nil
 	}

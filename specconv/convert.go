@@ -40,9 +40,6 @@ func Convert(spec *specs.Spec, opts Options) (*configs.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s: %w", opts.Bundle, err)
 	}
-	if spec.Process == nil {
-		return nil, fieldErr("process", "required")
-	}
 	if spec.Linux == nil {
 		return nil, fieldErr("linux", "required")
 	}
@@ -123,7 +120,7 @@ func checkUnsupported(spec *specs.Spec) error {
 		return fieldErr("linux.netDevices", "%w", ErrUnsupported)
 	case spec.Linux.MemoryPolicy != nil:
 		return fieldErr("linux.memoryPolicy", "%w", ErrUnsupported)
-	case spec.Process.ExecCPUAffinity != nil:
+	case spec.Process != nil && spec.Process.ExecCPUAffinity != nil:
 		return fieldErr("process.execCPUAffinity", "%w", ErrUnsupported)
 	}
 	return nil

@@ -47,7 +47,6 @@ func TestConvertRejects(t *testing.T) {
 		{"rootfs is a file", func(s *specs.Spec) { s.Root.Path = "config.json" }, "config.json: not a directory"},
 
 		// process
-		{"no process", func(s *specs.Spec) { s.Process = nil }, "process: required"},
 		{"no linux", func(s *specs.Spec) { s.Linux = nil }, "linux: required"},
 		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args: must not be empty"},
 		{"empty argv0", func(s *specs.Spec) { s.Process.Args = []string{""} }, "process.args[0]: must not be empty"},
@@ -97,13 +96,12 @@ func TestConvertRejects(t *testing.T) {
 		}, "process.execCPUAffinity: not supported"},
 
 		// hostname and domainname
-		{"hostname without uts", func(s *specs.Spec) { dropNamespace(s, specs.UTSNamespace) }, "hostname: requires a new uts namespace"},
-		{"hostname in joined uts", func(s *specs.Spec) { setNamespacePath(s, specs.UTSNamespace, "/proc/1/ns/uts") }, "hostname: requires a new uts namespace"},
+		{"hostname without uts", func(s *specs.Spec) { dropNamespace(s, specs.UTSNamespace) }, "hostname: requires a uts namespace of the container's"},
 		{"domainname without uts", func(s *specs.Spec) {
 			s.Hostname = ""
 			s.Domainname = "example.org"
 			dropNamespace(s, specs.UTSNamespace)
-		}, "domainname: requires a new uts namespace"},
+		}, "domainname: requires a uts namespace of the container's"},
 
 		// namespaces
 		{"unknown namespace", func(s *specs.Spec) { s.Linux.Namespaces[2].Type = "foo" }, `linux.namespaces[2].type: unknown namespace "foo"`},
@@ -180,9 +178,6 @@ func TestConvertRejects(t *testing.T) {
 		{"device without numbers", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}, {Path: "/dev/sda", Type: "b"}}
 		}, `linux.devices[1]: major and minor are required for type "b"`},
-		{"fifo with numbers", func(s *specs.Spec) {
-			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/pipe", Type: "p", Major: 1}}
-		}, `linux.devices[0]: major and minor must not be set for type "p"`},
 		{"negative major", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "u", Major: -1, Minor: 1}}
 		}, "linux.devices[0].major: -1 is out of range"},
@@ -495,5 +490,46 @@ func TestConvertJoinedUserNamespace(t *testing.T) {
 	}
 	if ns, ok := c.Namespace(configs.NEWUSER); !ok || ns.Path != "/proc/1/ns/user" || c.NewNamespace(configs.NEWUSER) {
 		t.Errorf("user namespace %+v %v", ns, ok)
+	}
+}
+
+// A pod member sets the hostname of the uts namespace it joins, as runc
+// allows.
+func TestConvertHostnameInJoinedUTS(t *testing.T) {
+	s := Example()
+	setNamespacePath(s, specs.UTSNamespace, "/proc/1/ns/uts")
+	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hostname != s.Hostname {
+		t.Errorf("hostname %q", c.Hostname)
+	}
+}
+
+// runtime-spec requires process only when start is called: create accepts
+// a config without one.
+func TestConvertWithoutProcess(t *testing.T) {
+	s := Example()
+	s.Process = nil
+	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Process.Args) != 0 {
+		t.Errorf("process args %v, want none", c.Process.Args)
+	}
+}
+
+// Device numbers are meaningless for a fifo and ignored, not an error.
+func TestConvertFifoIgnoresNumbers(t *testing.T) {
+	s := Example()
+	s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/pipe", Type: "p", Major: 1, Minor: 2}}
+	c, err := Convert(s, Options{Bundle: newBundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Devices[0]; d.Type != 'p' || d.Major != 0 || d.Minor != 0 {
+		t.Errorf("fifo device %+v", d)
 	}
 }

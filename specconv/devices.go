@@ -33,9 +33,8 @@ func convertDevices(spec *specs.Spec, c *configs.Config) error {
 				return fieldErr(p, "major and minor are required for type %q", d.Type)
 			}
 		case "p":
-			if d.Major != 0 || d.Minor != 0 {
-				return fieldErr(p, "major and minor must not be set for type \"p\"")
-			}
+			// A fifo has no device numbers: any given are ignored.
+			d.Major, d.Minor = 0, 0
 		default:
 			return fieldErr(p+".type", "unknown device type %q (want c, b, u or p)", d.Type)
 		}

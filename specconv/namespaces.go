@@ -106,15 +106,17 @@ func convertTimeOffsets(spec *specs.Spec, c *configs.Config) error {
 
 // checkUTS: setting the name of a shared (host or joined) uts namespace
 // would rename someone else's machine.
+// checkUTS allows a hostname only in a uts namespace of the container:
+// a new one, or one joined by path (a pod's), never the host's.
 func checkUTS(_ *specs.Spec, c *configs.Config) error {
-	if c.NewNamespace(configs.NEWUTS) {
+	if _, ok := c.Namespace(configs.NEWUTS); ok {
 		return nil
 	}
 	if c.Hostname != "" {
-		return fieldErr("hostname", "requires a new uts namespace")
+		return fieldErr("hostname", "requires a uts namespace of the container's")
 	}
 	if c.Domainname != "" {
-		return fieldErr("domainname", "requires a new uts namespace")
+		return fieldErr("domainname", "requires a uts namespace of the container's")
 	}
 	return nil
 }

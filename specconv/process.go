@@ -20,6 +20,11 @@ func convertProcess(spec *specs.Spec, c *configs.Config) error {
 	if err := checkPersonality(personality); err != nil {
 		return err
 	}
+	// runtime-spec requires a process only for start: a container created
+	// without one fails at start (configs.Process.Args stays empty).
+	if spec.Process == nil {
+		return nil
+	}
 	proc, err := ConvertProcess(spec.Process)
 	if err != nil {
 		return err

@@ -4,8 +4,9 @@ import (
 	"fmt"
 )
 
-// MaxIDLen bounds an id so that <root>/<id>/state.json stays well inside PATH_MAX.
-const MaxIDLen = 1024
+// MaxIDLen bounds an id: it names a directory, and a file name has at most
+// 255 bytes (NAME_MAX).
+const MaxIDLen = 255
 
 // ValidateID checks that id is safe to use as a single directory name under
 // the root: no separators, no traversal, no hidden or special names.

@@ -25,7 +25,7 @@ func TestValidateID(t *testing.T) {
 		{name: "hidden", id: ".x", wantErr: "must not start with '.'"},
 		{name: "traversal", id: "../x", wantErr: `invalid container id "../x": only letters, digits, '_', '+', '-', '.' allowed`},
 		{name: "slash", id: "a/b", wantErr: "only letters"},
-		{name: "too long", id: long + "a", wantErr: "longer than 1024 bytes"},
+		{name: "too long", id: long + "a", wantErr: "longer than 255 bytes"},
 		{name: "space", id: "a b", wantErr: "only letters"},
 		{name: "tab", id: "a\tb", wantErr: "only letters"},
 		{name: "nul", id: "a\x00b", wantErr: "only letters"},

@@ -94,6 +94,8 @@ func newApp(g *globals) *cli.App {
 			eventsCommand(g),
 			updateCommand(g),
 			psCommand(g),
+			checkpointCommand(g),
+			restoreCommand(g),
 		},
 	}
 }

@@ -104,12 +104,52 @@ func (s *Sets) Apply() error {
 		return err
 	}
 	c.Clear(capability.CAPS | capability.AMBIENT)
-	c.Set(capability.EFFECTIVE, s.effective...)
-	c.Set(capability.PERMITTED, s.permitted...)
-	c.Set(capability.INHERITABLE, s.inheritable...)
-	c.Set(capability.AMBIENT, s.ambient...)
+	// A capability outside the bounding set cannot be granted; runtime-spec
+	// asks to go on without it (the runtime warned about it at create).
+	c.Set(capability.EFFECTIVE, inBounding(s.effective)...)
+	c.Set(capability.PERMITTED, inBounding(s.permitted)...)
+	c.Set(capability.INHERITABLE, inBounding(s.inheritable)...)
+	c.Set(capability.AMBIENT, inBounding(s.ambient)...)
 	if err := c.Apply(capability.CAPS | capability.AMBS); err != nil {
 		return fmt.Errorf("apply capabilities: %w", err)
 	}
 	return nil
+}
+
+func inBounding(caps []capability.Cap) []capability.Cap {
+	var out []capability.Cap
+	for _, c := range caps {
+		if ok, err := capability.GetBound(c); err == nil && ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Ungrantable lists the names of c that the calling process's bounding set
+// lacks: a process it starts cannot have them either.
+func Ungrantable(c *configs.Capabilities) []string {
+	if c == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+		for _, n := range set {
+			name := strings.ToLower(strings.TrimPrefix(strings.ToUpper(n), "CAP_"))
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			for _, cp := range capability.List() {
+				if cp.String() != name {
+					continue
+				}
+				if ok, err := capability.GetBound(cp); err == nil && !ok {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
 }

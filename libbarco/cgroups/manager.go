@@ -110,9 +110,6 @@ func (m *Manager) checkCgroup2() error {
 // enableControllers enables in dir's cgroup.subtree_control those of need
 // that dir offers and has not enabled yet.
 func enableControllers(dir string, need []string) error {
-	if len(need) == 0 {
-		return nil
-	}
 	avail, err := readFields(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return err
@@ -121,27 +118,30 @@ func enableControllers(dir string, need []string) error {
 	if err != nil {
 		return err
 	}
+	control := filepath.Join(dir, "cgroup.subtree_control")
+	// Every available controller is delegated, not only those the
+	// create-time limits need: stats need them, and so does a later
+	// `update` (containerd and the kubelet resize containers after
+	// creating them). Only a needed one is an error when it cannot be.
 	var add []string
-	for _, c := range need {
-		if slices.Contains(avail, c) && !slices.Contains(enabled, c) {
+	for _, c := range avail {
+		if !slices.Contains(enabled, c) {
 			add = append(add, "+"+c)
 		}
 	}
-	if len(add) == 0 {
-		return nil
-	}
-	control := filepath.Join(dir, "cgroup.subtree_control")
-	if writeFile(control, strings.Join(add, " ")) == nil {
+	if len(add) == 0 || writeFile(control, strings.Join(add, " ")) == nil {
 		return nil
 	}
 	// The kernel does not say which one failed: retry one by one.
 	for _, c := range add {
-		if err := writeFile(control, c); err != nil {
-			if errors.Is(err, unix.EBUSY) {
-				err = fmt.Errorf("%w (%s has processes of its own, and cgroup v2 cannot then delegate controllers)", err, dir)
-			}
-			return fmt.Errorf("enable controller %s in %s: %w", c[1:], control, err)
+		err := writeFile(control, c)
+		if err == nil || !slices.Contains(need, c[1:]) {
+			continue
 		}
+		if errors.Is(err, unix.EBUSY) {
+			err = fmt.Errorf("%w (%s has processes of its own, and cgroup v2 cannot then delegate controllers)", err, dir)
+		}
+		return fmt.Errorf("enable controller %s in %s: %w", c[1:], control, err)
 	}
 	return nil
 }

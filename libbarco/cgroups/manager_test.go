@@ -131,13 +131,19 @@ func TestLifecycle(t *testing.T) {
 	if err := child.Create(nil); err != nil {
 		t.Fatal(err)
 	}
+	// x delegates its controllers to its children now, so (cgroup v2's no
+	// internal processes rule) processes go to leaves below it.
+	leaf := NewManager(mount, m.Path+"/leaf")
+	if err := leaf.Create(nil); err != nil {
+		t.Fatal(err)
+	}
 
-	outer := startIn(t, m)
+	outer := startIn(t, leaf)
 	inner := startIn(t, child)
 	for _, c := range []struct {
 		cmd  *exec.Cmd
 		path string
-	}{{outer, m.Path}, {inner, child.Path}} {
+	}{{outer, leaf.Path}, {inner, child.Path}} {
 		if got := cgroupOf(t, c.cmd.Process.Pid); got != c.path {
 			t.Errorf("pid %d is in cgroup %s, want %s", c.cmd.Process.Pid, got, c.path)
 		}

@@ -29,8 +29,15 @@ type Options struct {
 // Prepare mounts everything of cfg under cfg.Rootfs and makes it the root
 // of the calling process. The caller is in a new mount namespace.
 func Prepare(cfg *configs.Config, opts Options) error {
-	// Nothing we mount may propagate back to the host.
-	if err := unix.Mount("", "/", "", cfg.RootPropagation, ""); err != nil {
+	// Nothing we mount may propagate back to the host. The configured
+	// propagation is for the container's "/" and is applied after
+	// pivot_root, which refuses a shared parent (and an unbindable "/"
+	// could not even be bound): until then "/" is a slave, or private.
+	setup := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if cfg.RootPropagation&unix.MS_PRIVATE != 0 {
+		setup = cfg.RootPropagation
+	}
+	if err := unix.Mount("", "/", "", setup, ""); err != nil {
 		return fmt.Errorf("set root propagation: %w", err)
 	}
 	// The rootfs must be a mount point for pivot_root.
@@ -75,9 +82,19 @@ func Prepare(cfg *configs.Config, opts Options) error {
 		}
 	}
 	if opts.NoPivot {
-		return moveRoot(cfg.Rootfs)
+		err = moveRoot(cfg.Rootfs)
+	} else {
+		err = pivotRoot(cfg.Rootfs)
 	}
-	return pivotRoot(cfg.Rootfs)
+	if err != nil {
+		return err
+	}
+	if cfg.RootPropagation != setup {
+		if err := unix.Mount("", "/", "", cfg.RootPropagation, ""); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation: %w", err)
+		}
+	}
+	return nil
 }
 
 // pivotRoot makes rootfs the root and detaches the old root. pivot_root(".",

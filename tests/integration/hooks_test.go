@@ -90,7 +90,7 @@ func TestHooksOrderStateAndNamespaces(t *testing.T) {
 			t.Errorf("%s: env %q lacks HOOK_KIND", kind, envData)
 		}
 	}
-	wantStatus := map[string]specs.ContainerState{"createRuntime": "creating", "poststart": "running", "poststop": "stopped"}
+	wantStatus := map[string]specs.ContainerState{"createRuntime": "created", "poststart": "running", "poststop": "stopped"}
 	for kind, status := range wantStatus {
 		var st specs.State
 		readJSON(t, filepath.Join(out, kind+".json"), &st)

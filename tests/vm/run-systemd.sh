@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the systemd cgroup driver's tests (./libbarco/cgroups/systemd) against
+# a real systemd and D-Bus system bus: in the pure cgroup v2 guest of
+# ../shared/vm/run-in-vm.sh, systemd-guest.sh starts systemd as the init of
+# a container and the test binary runs in its namespaces.
+#
+#   tests/vm/run-systemd.sh [GO TEST FLAGS...]     e.g. -test.run Update
+#
+# Environment: BARCO_VM_RUNNER (path of run-in-vm.sh), BARCO_VM_TEST_TIMEOUT
+# (seconds for the guest run, default 600), GO.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+runner=${BARCO_VM_RUNNER:-$root/../shared/vm/run-in-vm.sh}
+timeout=${BARCO_VM_TEST_TIMEOUT:-600}
+out=$root/tests/.cache/vm-systemd
+go=${GO:-go}
+
+[[ -x $runner ]] || { echo "run-systemd.sh: $runner not found (set BARCO_VM_RUNNER)" >&2; exit 125; }
+[[ -x /lib/systemd/systemd && -x /usr/bin/dbus-daemon ]] || {
+	echo "run-systemd.sh: the guest uses the host's systemd and dbus-daemon; install systemd and dbus" >&2
+	exit 125
+}
+
+mkdir -p "$out"
+cd "$root"
+echo "run-systemd.sh: building ./libbarco/cgroups/systemd -> tests/.cache/vm-systemd/systemd.test" >&2
+"$go" test -c -o "$out/systemd.test" ./libbarco/cgroups/systemd
+
+args=(-test.v -test.count=1 -test.timeout "$((timeout - 60))s" "$@")
+cd "$out"
+echo "run-systemd.sh: booting the cgroup v2 guest (timeout ${timeout}s)" >&2
+exec "$runner" --timeout "$timeout" -- "$root/tests/vm/systemd-guest.sh" ./systemd.test "${args[@]}"
