@@ -100,6 +100,13 @@ func processSteps(p *configs.Process, filter *seccomp.Program, ready *readyProce
 		if err := unix.Chdir(p.Cwd); err != nil {
 			return fmt.Errorf("process.cwd %s: %w", p.Cwd, err)
 		}
+		// A cwd reached through a leaked fd (/proc/self/fd/N) would lie
+		// outside the container's root; the kernel then reports it as
+		// unreachable (CVE-2024-21626).
+		wd, err := unix.Getwd()
+		if err != nil || !strings.HasPrefix(wd, "/") {
+			return fmt.Errorf("process.cwd %s: the working directory is outside the container's root", p.Cwd)
+		}
 		return nil
 	})
 	add("lsm-labels", func() error { return applyLSMLabels(p) })
