@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/cgroups"
+	"github.com/barco-oci/barco/libbarco/cgroups/systemd"
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/state"
 )
@@ -173,4 +174,24 @@ func (c *Container) specState(status specs.ContainerState) specs.State {
 		Bundle:      c.st.Bundle,
 		Annotations: c.st.Annotations,
 	}
+}
+
+// systemdUnit rebuilds the systemd manager of a container created with
+// --systemd-cgroup, from its config and the cgroup path systemd gave it.
+func (c *Container) systemdUnit() (*systemd.Manager, error) {
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
+	}
+	unit, err := systemd.New(cfg.CgroupsPath, c.ID, c.rt.Rootless)
+	if err != nil {
+		return nil, err
+	}
+	unit.Log = c.rt.Log
+	if c.st.CgroupPath != "" {
+		if rel, ok := strings.CutPrefix(c.st.CgroupPath, unit.Mount); ok {
+			unit.Path = rel
+		}
+	}
+	return unit, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/barco-oci/barco/libbarco/caps"
 	"github.com/barco-oci/barco/libbarco/cgroups"
+	"github.com/barco-oci/barco/libbarco/cgroups/systemd"
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/libbarco/seccomp"
@@ -63,6 +64,8 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	}
 	c := &Container{ID: id, rt: rt, h: h}
 	var cg *cgroups.Manager
+	cgCreated := false // never tear down a cgroup that was not ours
+	var unit *systemd.Manager
 	defer func() {
 		if retErr == nil {
 			return
@@ -70,9 +73,12 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 		if c.init != nil {
 			c.init.kill()
 		}
-		if cg != nil {
+		if cg != nil && cgCreated {
 			_ = cg.Kill()
 			_ = cg.Destroy()
+		}
+		if unit != nil {
+			_ = unit.Destroy()
 		}
 		_ = h.Remove()
 	}()
@@ -84,8 +90,13 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	if err != nil {
 		return nil, err
 	}
-	cg, err = rt.prepareCgroup(id, cfg)
-	if err != nil {
+	if rt.SystemdCgroup {
+		// The unit is made once the init exists (a scope needs a pid).
+		if unit, err = systemd.New(cfg.CgroupsPath, id, rt.Rootless); err != nil {
+			return nil, err
+		}
+		unit.Log = rt.Log
+	} else if cg, err = rt.cgroupManager(id, cfg); err != nil {
 		return nil, err
 	}
 	owner := ""
@@ -102,10 +113,25 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 		Owner:       owner,
 		Annotations: cfg.Annotations,
 	}
-	// Saved before the init exists, so that a create killed half-way can
-	// still be found and cleaned up by `delete --force`.
+	if unit != nil {
+		c.st.CgroupDriver = cgroupDriverSystemd
+	}
+	// Saved before the cgroup and the init exist, so that a create killed
+	// half-way can still be found and cleaned up by `delete --force`.
 	if err := h.Save(c.st); err != nil {
 		return nil, err
+	}
+	if cg != nil {
+		if cg, err = rt.prepareCgroup(cg, cfg); err != nil {
+			return nil, err
+		}
+		cgCreated = true
+		if cg == nil { // rootless without a delegated cgroup
+			c.st.CgroupPath = ""
+			if err := h.Save(c.st); err != nil {
+				return nil, err
+			}
+		}
 	}
 	data, err := json.Marshal(cfg)
 	if err != nil {
@@ -116,7 +142,7 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	}
 	rt.Log.Debug("create: state prepared", "id", id, "elapsed", time.Since(begin))
 
-	if err := c.spawnInit(cfg, cg, filter, opts); err != nil {
+	if err := c.spawnInit(cfg, cg, unit, filter, opts); err != nil {
 		return nil, err
 	}
 	rt.Log.Debug("create: init ready", "id", id, "pid", c.init.pid, "elapsed", time.Since(begin))
@@ -138,7 +164,8 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	return c, nil
 }
 
-func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manager, error) {
+// cgroupManager resolves where the container's cgroup goes.
+func (rt *Runtime) cgroupManager(id string, cfg *configs.Config) (*cgroups.Manager, error) {
 	mnt, err := cgroups.FindMount()
 	if err != nil {
 		return nil, err
@@ -152,6 +179,12 @@ func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manag
 	if err := cg.CheckControllers(cfg.Resources); err != nil {
 		return nil, err
 	}
+	return cg, nil
+}
+
+// prepareCgroup creates the cgroup and sets its resources. It returns nil
+// when a rootless container has to do without one.
+func (rt *Runtime) prepareCgroup(cg *cgroups.Manager, cfg *configs.Config) (*cgroups.Manager, error) {
 	if err := cg.Create(cfg.Resources); err != nil {
 		// Without a delegated cgroup an unprivileged user runs the
 		// container in its own cgroup, as runc's --rootless=auto does,
@@ -171,7 +204,7 @@ func (rt *Runtime) prepareCgroup(id string, cfg *configs.Config) (*cgroups.Manag
 
 // spawnInit starts the init in its namespaces and cgroup and waits until
 // it is ready (or failed).
-func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *seccomp.Program, opts CreateOpts) error {
+func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, unit *systemd.Manager, filter *seccomp.Program, opts CreateOpts) error {
 	fifoPath := c.h.Path(execFifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return fmt.Errorf("create exec fifo: %w", err)
@@ -211,8 +244,19 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 		keepConsole:   opts.KeepConsole,
 		stdio:         [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 	}
-	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 {
+	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 || unit != nil {
 		req.runtimeHooks = func(pid int) error {
+			if unit != nil {
+				// systemd moves the init into the new scope; the init
+				// makes its cgroup namespace after this (see below).
+				if err := unit.Apply(pid, withDeviceAllows(cfg.Resources, cfg.Devices)); err != nil {
+					return err
+				}
+				c.st.CgroupPath = unit.Dir()
+				if err := c.h.Save(c.st); err != nil {
+					return err
+				}
+			}
 			st := c.specState(specs.StateCreated)
 			st.Pid = pid
 			if err := hooks.RunAll("prestart", cfg.Hooks.Prestart, st); err != nil {
@@ -229,6 +273,14 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, filter *
 	req.idmapUserns = userns
 	if err := c.rt.planNamespaces(req, cfg); err != nil {
 		return err
+	}
+	if unit != nil && cfg.NewNamespace(configs.NEWCGROUP) {
+		// The init starts in barco's own cgroup and reaches the unit's
+		// only when the runtime hooks run: its cgroup namespace, rooted
+		// where it is when made, must wait until then.
+		req.unshare &^= unix.CLONE_NEWCGROUP
+		req.nsUnshare &^= unix.CLONE_NEWCGROUP
+		req.boot.UnshareCgroupNS = true
 	}
 	defer closeNamespaces(req.join)
 	sp, err := c.rt.spawn(req)
@@ -382,3 +434,6 @@ func ownIDsOnly(cfg *configs.Config) bool {
 	}
 	return self(cfg.UIDMappings, os.Geteuid()) && self(cfg.GIDMappings, os.Getegid())
 }
+
+// cgroupDriverSystemd marks containers whose cgroup is a systemd unit.
+const cgroupDriverSystemd = "systemd"

@@ -59,6 +59,31 @@ func (c *Container) killAndWait() error {
 // destroy removes what is left of a stopped container, then runs the
 // poststop hooks; their failures are only logged, as runtime-spec says.
 func (c *Container) destroy() error {
+	if c.st.CgroupDriver == cgroupDriverSystemd {
+		unit, err := c.systemdUnit()
+		if err != nil {
+			return err
+		}
+		// Kills what is left, stops the unit and removes its cgroup.
+		if err := unit.Destroy(); err != nil {
+			return err
+		}
+	} else if err := c.destroyCgroup(); err != nil {
+		return err
+	}
+	if cfg, err := c.Config(); err == nil {
+		// Every poststop hook runs, whatever the ones before did.
+		for i, h := range cfg.Hooks.Poststop {
+			if err := hooks.Run("poststop", i, h, c.specState(specs.StateStopped)); err != nil {
+				c.rt.Log.Warn("poststop hook failed", "id", c.ID, "error", err)
+			}
+		}
+	}
+	return c.h.Remove()
+}
+
+// destroyCgroup removes a cgroup of barco's own driver.
+func (c *Container) destroyCgroup() error {
 	cg, err := c.cgroup()
 	if err != nil {
 		return err
@@ -74,13 +99,5 @@ func (c *Container) destroy() error {
 			return err
 		}
 	}
-	if cfg, err := c.Config(); err == nil {
-		// Every poststop hook runs, whatever the ones before did.
-		for i, h := range cfg.Hooks.Poststop {
-			if err := hooks.Run("poststop", i, h, c.specState(specs.StateStopped)); err != nil {
-				c.rt.Log.Warn("poststop hook failed", "id", c.ID, "error", err)
-			}
-		}
-	}
-	return c.h.Remove()
+	return nil
 }

@@ -101,6 +101,13 @@ func initContainer(pipe *syncPipe) error {
 			return err
 		}
 	}
+	if b.UnshareCgroupNS {
+		// Only this thread's namespaces change; it is the one that mounts
+		// and execs.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
+		}
+	}
 	createContainerHooks := func() error {
 		return hooks.RunAll("createContainer", cfg.Hooks.CreateContainer, b.State)
 	}

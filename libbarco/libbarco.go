@@ -29,6 +29,9 @@ type Runtime struct {
 	// namespace mappings are limited to the user's own ids and a cgroup is
 	// used only where one is delegated.
 	Rootless bool
+	// SystemdCgroup makes systemd own new containers' cgroups, as a
+	// transient scope unit each (--systemd-cgroup).
+	SystemdCgroup bool
 }
 
 // New opens (creating if needed) the state root.

@@ -77,15 +77,25 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if s := c.Status(); s == state.StatusStopped || s == state.StatusCreating {
 		return ErrNotRunning
 	}
-	cg, err := c.liveCgroup()
-	if err != nil {
-		return err
-	}
-	if err := cg.CheckControllers(r); err != nil {
-		return err
-	}
-	if err := cg.Update(r); err != nil {
-		return err
+	if c.st.CgroupDriver == cgroupDriverSystemd {
+		unit, err := c.systemdUnit()
+		if err != nil {
+			return err
+		}
+		if err := unit.Update(r); err != nil {
+			return err
+		}
+	} else {
+		cg, err := c.liveCgroup()
+		if err != nil {
+			return err
+		}
+		if err := cg.CheckControllers(r); err != nil {
+			return err
+		}
+		if err := cg.Update(r); err != nil {
+			return err
+		}
 	}
 	cfg, err := c.Config()
 	if err != nil {

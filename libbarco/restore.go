@@ -86,7 +86,11 @@ func (rt *Runtime) Restore(id string, cfg *configs.Config, opts RestoreOpts) (_ 
 		}
 		_ = h.Remove()
 	}()
-	if cg, err = rt.prepareCgroup(id, cfg); err != nil {
+	planned, err := rt.cgroupManager(id, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cg, err = rt.prepareCgroup(planned, cfg); err != nil {
 		return nil, err
 	}
 	owner := ""

@@ -55,6 +55,9 @@ type bootstrap struct {
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// SeccompFD receives the filter's listener fd when it notifies.
 	SeccompFD int `json:"seccomp_fd"`
+	// UnshareCgroupNS: make the cgroup namespace after the runtime hooks
+	// point, once the parent has moved the init into its cgroup (systemd).
+	UnshareCgroupNS bool `json:"unshare_cgroupns,omitempty"`
 	// RuntimeHooks: stop for the parent's prestart/createRuntime hooks.
 	RuntimeHooks bool `json:"runtime_hooks,omitempty"`
 }

@@ -17,6 +17,9 @@ type State struct {
 	Owner        string            `json:"owner"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
 	Paused       bool              `json:"paused,omitempty"`
+	// CgroupDriver is "systemd" when systemd owns the cgroup (a transient
+	// unit to stop on delete); empty for barco's own cgroupfs driver.
+	CgroupDriver string `json:"cgroup_driver,omitempty"`
 }
 
 // Container statuses as runtime-spec names them, plus runc's "paused".

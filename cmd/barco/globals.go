@@ -32,7 +32,7 @@ func (g *globals) flags() []cli.Flag {
 		&cli.StringFlag{Name: "log", Usage: "set the log file to write barco logs to (default is stderr)", Destination: &g.logFile},
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' or 'json')", Destination: &g.logFormat},
 		&cli.BoolFlag{Name: "debug", Usage: "enable debug logging", Destination: &g.debug},
-		&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support (not supported yet)", Destination: &g.systemdCgroup},
+		&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\"", Destination: &g.systemdCgroup},
 	}
 }
 
@@ -75,10 +75,12 @@ func runcStyleAttrs(_ []string, a slog.Attr) slog.Attr {
 }
 
 func (g *globals) runtime() (*libbarco.Runtime, error) {
-	if g.systemdCgroup {
-		return nil, errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
+	rt, err := libbarco.New(g.root, g.log)
+	if err != nil {
+		return nil, err
 	}
-	return libbarco.New(g.root, g.log)
+	rt.SystemdCgroup = g.systemdCgroup
+	return rt, nil
 }
 
 // reportError logs err to the log (where clients read the last error) and
