@@ -1,0 +1,331 @@
+package clients
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// commandTimeout bounds every client command; a hung one is killed.
+const commandTimeout = 90 * time.Second
+
+// reaper reaps the processes reparented to the test binary: conmon, the
+// containerd shims and containers all outlive the command that started
+// them, and PID 1 of this machine does not reap orphans. It never waits for
+// a command the tests run themselves, whose exit status exec.Cmd.Wait must
+// get.
+type reaper struct {
+	mu      sync.Mutex
+	running map[int]bool // PIDs of started, not yet waited commands
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+func newReaper() (*reaper, error) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return nil, fmt.Errorf("become child subreaper: %w", err)
+	}
+	r := &reaper{running: map[int]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
+	go r.loop()
+	return r, nil
+}
+
+func (r *reaper) loop() {
+	defer close(r.done)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.quit:
+			r.reapOnce()
+			return
+		case <-tick.C:
+			r.reapOnce()
+		}
+	}
+}
+
+func (r *reaper) stop() {
+	close(r.quit)
+	<-r.done
+}
+
+// reapOnce waits for every zombie child that is not a running command. The
+// lock is held while listing and waiting, so a command being started is
+// registered before its PID can be looked at.
+func (r *reaper) reapOnce() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range childProcs() {
+		if c.state != "Z" || r.running[c.pid] {
+			continue
+		}
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(c.pid, &ws, unix.WNOHANG, nil)
+	}
+}
+
+// start starts cmd and records it as one the reaper must leave alone.
+func (r *reaper) start(cmd *exec.Cmd) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	r.running[cmd.Process.Pid] = true
+	return nil
+}
+
+// wait waits for cmd and hands its PID back to the reaper.
+func (r *reaper) wait(cmd *exec.Cmd) error {
+	err := cmd.Wait()
+	r.mu.Lock()
+	delete(r.running, cmd.Process.Pid)
+	r.mu.Unlock()
+	return err
+}
+
+// child is a process whose parent is the test binary.
+type child struct {
+	pid   int
+	state string // as in /proc/PID/stat: R, S, Z, ...
+}
+
+// childProcs lists the test binary's children. The kernel's
+// /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN, which not every
+// kernel has, so /proc is scanned.
+func childProcs() []child {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var out []child
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces and parentheses; the fields
+		// after the last ')' are "state ppid ...".
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
+			out = append(out, child{pid: pid, state: f[0]})
+		}
+	}
+	return out
+}
+
+// result is what a finished command left behind.
+type result struct {
+	cmd    string
+	stdout string
+	stderr string
+	code   int // exit code; 128+N if killed by signal N, -1 if it did not run
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", r.cmd, r.code, r.stdout, r.stderr)
+}
+
+// invocation is one client command.
+type invocation struct {
+	argv    []string
+	env     []string // added to the test binary's environment
+	stdin   io.Reader
+	timeout time.Duration
+	// stdio, if set, is the command's stdin, stdout and stderr (a pty),
+	// which then becomes its controlling terminal.
+	stdio *os.File
+}
+
+// run runs inv to completion. Output goes to files, not pipes: a container
+// or a daemon the command starts may inherit its stdio and outlive it, and
+// a pipe would then keep Wait blocked.
+func (inv invocation) run(t *testing.T) result {
+	t.Helper()
+	res := result{cmd: strings.Join(inv.argv, " "), code: -1}
+	dir := t.TempDir()
+	stdout, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	timeout := inv.timeout
+	if timeout == 0 {
+		timeout = commandTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, inv.argv[0], inv.argv[1:]...)
+	cmd.Env = append(os.Environ(), inv.env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inv.stdin, stdout, stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if inv.stdio != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = inv.stdio, inv.stdio, inv.stdio
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
+	// A timed-out client is killed with everything in its process group.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := env.reaper.start(cmd); err != nil {
+		res.stderr = err.Error()
+		return res
+	}
+	err = env.reaper.wait(cmd)
+	res.stdout = readFile(stdout.Name())
+	res.stderr = readFile(stderr.Name())
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		res.code = 0
+	case errors.As(err, &exit):
+		res.code = exit.ExitCode()
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.code = 128 + int(ws.Signal())
+		}
+	default:
+		res.stderr += "\n" + err.Error()
+	}
+	if ctx.Err() != nil {
+		res.stderr += fmt.Sprintf("\n(killed after %s)", timeout)
+	}
+	return res
+}
+
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// mustSucceed fails the test unless r exited 0.
+func mustSucceed(t *testing.T, r result) result {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	return r
+}
+
+// mustExit fails the test unless r exited with code.
+func mustExit(t *testing.T, r result, code int) result {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("want exit code %d\n%v", code, r)
+	}
+	return r
+}
+
+// mustContain fails the test unless r's stdout holds want.
+func mustContain(t *testing.T, r result, want string) {
+	t.Helper()
+	if !strings.Contains(r.stdout, want) {
+		t.Fatalf("stdout lacks %q\n%v", want, r)
+	}
+}
+
+// eventually retries check every 100ms until it returns nil or timeout
+// passes, and fails the test with the last error.
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// daemon is a long-running program the suite started, such as containerd.
+type daemon struct {
+	cmd  *exec.Cmd
+	log  string
+	done chan error
+}
+
+// startDaemon starts argv with its output in logPath.
+func startDaemon(argv []string, logPath string) (*daemon, error) {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := env.reaper.start(cmd); err != nil {
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	d := &daemon{cmd: cmd, log: logPath, done: make(chan error, 1)}
+	go func() { d.done <- env.reaper.wait(cmd) }()
+	return d, nil
+}
+
+// exited reports whether the daemon has stopped, and how.
+func (d *daemon) exited() (bool, error) {
+	select {
+	case err := <-d.done:
+		d.done <- err
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
+// stop ends the daemon with SIGTERM, then SIGKILL after a grace period.
+func (d *daemon) stop() {
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+		return
+	case <-time.After(10 * time.Second):
+	}
+	_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
+	<-d.done
+}
+
+// tail is the end of a daemon's log, for a failure message.
+func (d *daemon) tail(n int) string {
+	lines := strings.Split(strings.TrimRight(readFile(d.log), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
