@@ -59,10 +59,13 @@ clean:
 
 # The cgroup v2 tests, for real, in a throw-away pure cgroup v2 QEMU guest:
 # libbarco/cgroups, then tests/cgroupv2 against barco and, for comparison,
-# runc and crun if installed.
+# runc and crun if installed; the systemd driver against a real systemd;
+# and the checkpoint/restore tests (CRIU works on the guest's kernel).
 .PHONY: test-vm
-test-vm: build
+test-vm: build rootfs tools
 	GO=$(GO) tests/vm/run.sh
+	GO=$(GO) tests/vm/run-systemd.sh
+	GO=$(GO) tests/vm/run-integration.sh 'Checkpoint|Restore|PreDump|PauseResume|EventsStats'
 
 # barco against runc and crun, side by side (root; installs crun if missing).
 # BENCHFLAGS=-quick for a smoke run; see `bin/bench -h` for the rest.
@@ -84,3 +87,15 @@ test-clients: build rootfs
 	BARCO_BINARY=$(CURDIR)/$(BINARY) BARCO_ROOTFS=$(CURDIR)/$(ROOTFS) \
 		CRICTL_BINARY=$(CURDIR)/$(CRICTL) RUNC_BINARY=/usr/sbin/runc \
 		$(GO) test -count=1 -v -timeout 15m ./tests/clients/...
+
+# A short fuzzing run of every fuzz target (FUZZTIME each). Their seed
+# corpora (testdata/fuzz/) already run as plain tests in `make unit`.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := ./specconv:FuzzLoadAndConvert ./state:FuzzLoad ./state:FuzzParseStat \
+	./state:FuzzValidateID ./cmd/barco:FuzzUpdateResources ./cmd/barco:FuzzParseBytes
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Go test packages inside a throw-away pure cgroup v2 guest
-# (../shared/vm/run-in-vm.sh beside the repository), because the host's
+# (tests/vm/run-in-vm.sh), because the host's
 # hybrid hierarchy lacks most cgroup v2 controllers.
 #
 #   tests/vm/run.sh [PACKAGE...]  default: ./libbarco/cgroups ./tests/cgroupv2
@@ -26,7 +26,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-runner=${BARCO_VM_RUNNER:-$root/../shared/vm/run-in-vm.sh}
+runner=${BARCO_VM_RUNNER:-$root/tests/vm/run-in-vm.sh}
 timeout=${BARCO_VM_TEST_TIMEOUT:-1200}
 out=$root/tests/.cache/vm
 go=${GO:-go}
