@@ -41,8 +41,9 @@ func Get(version, commit string) *features.Features {
 			Cgroup: &features.Cgroup{
 				V1: ptr(false),
 				V2: ptr(true),
-				// The systemd driver is not written yet.
-				Systemd:     ptr(false),
+				// --systemd-cgroup with the system manager; the user manager
+				// (rootless) is not tested against a real systemd yet.
+				Systemd:     ptr(true),
 				SystemdUser: ptr(false),
 				Rdma:        ptr(true),
 			},

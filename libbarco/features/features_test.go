@@ -38,7 +38,7 @@ func TestJSONRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the features:\n%s", data)
 	}
 	// Explicit false values must survive: omitted would mean "unknown".
-	for _, field := range []string{`"v1": false`, `"systemd": false`, `"apparmor": {`, `"idmap": {`} {
+	for _, field := range []string{`"v1": false`, `"systemdUser": false`, `"apparmor": {`, `"idmap": {`} {
 		if !strings.Contains(string(data), field) {
 			t.Errorf("JSON lacks %s:\n%s", field, data)
 		}
