@@ -168,6 +168,9 @@ func initContainer(pipe *syncPipe) error {
 	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
 		return err
 	}
+	if err := setMemoryPolicy(cfg.MemoryPolicy); err != nil {
+		return err
+	}
 	p, err := prepareProcess(&cfg.Process, b.Seccomp)
 	if err != nil {
 		return err
@@ -240,6 +243,9 @@ func initExec(pipe *syncPipe, b *bootstrap) error {
 		return err
 	}
 	if err := closeExtraFDs(3 + b.PreserveFDs); err != nil {
+		return err
+	}
+	if err := setMemoryPolicy(b.Config.MemoryPolicy); err != nil {
 		return err
 	}
 	p, err := prepareProcess(&b.Config.Process, b.Seccomp)
@@ -336,7 +342,7 @@ func waitForStart(procFD, fifoFD int) error {
 func writeSysctls(sysctl map[string]string) error {
 	for k, v := range sysctl {
 		path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
-		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+		if err := writeProcFile(path, v); err != nil {
 			return fmt.Errorf("linux.sysctl %q: %w", k, err)
 		}
 	}

@@ -2,7 +2,6 @@ package libbarco
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -54,7 +53,7 @@ func setupTimeNamespace(offsets map[string]specs.LinuxTimeOffset) error {
 	if len(offsets) == 0 {
 		return nil
 	}
-	if err := os.WriteFile("/proc/self/timens_offsets", []byte(timeOffsetsText(offsets)), 0); err != nil {
+	if err := writeProcFile("/proc/self/timens_offsets", timeOffsetsText(offsets)); err != nil {
 		return fmt.Errorf("linux.timeOffsets: %w", err)
 	}
 	return nil

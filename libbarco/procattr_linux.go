@@ -1,9 +1,9 @@
 package libbarco
 
 import (
-	"errors"
 	"fmt"
 	"os"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -131,10 +131,16 @@ func selinuxEnabled() bool {
 	return unix.Statfs("/sys/fs/selinux", &st) == nil && st.Type == unix.SELINUX_MAGIC
 }
 
-// writeProcAttr writes an LSM attribute of the calling thread. The file is
-// checked to be on procfs, so a container cannot redirect the write.
+// writeProcAttr writes an LSM attribute of the calling thread.
 func writeProcAttr(name, value string) error {
-	f, err := os.OpenFile("/proc/thread-self/attr/"+name, os.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	return writeProcFile("/proc/thread-self/attr/"+name, value)
+}
+
+// writeProcFile writes a procfs knob after checking that the file opened
+// is really on procfs: a mount the config put over /proc must not redirect
+// the runtime's write elsewhere (CVE-2025-52881).
+func writeProcFile(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
@@ -144,8 +150,26 @@ func writeProcAttr(name, value string) error {
 		return err
 	}
 	if st.Type != unix.PROC_SUPER_MAGIC {
-		return errors.New("attribute file is not on procfs")
+		return fmt.Errorf("%s is not on procfs", path)
 	}
 	_, err = f.WriteString(value)
 	return err
+}
+
+// setMemoryPolicy applies linux.memoryPolicy to the calling thread; the
+// policy is inherited by the process it execs.
+func setMemoryPolicy(mp *configs.MemoryPolicy) error {
+	if mp == nil {
+		return nil
+	}
+	var mask, maxnode uintptr
+	if len(mp.Nodemask) > 0 {
+		mask = uintptr(unsafe.Pointer(&mp.Nodemask[0]))
+		// The kernel reads maxnode-1 bits.
+		maxnode = uintptr(len(mp.Nodemask)*64 + 1)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_SET_MEMPOLICY, uintptr(mp.Mode), mask, maxnode); e != 0 {
+		return fmt.Errorf("linux.memoryPolicy: set_mempolicy: %w", e)
+	}
+	return nil
 }

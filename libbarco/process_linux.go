@@ -66,7 +66,7 @@ func processSteps(p *configs.Process, filter *seccomp.Program, ready *readyProce
 	add := func(name string, run func() error) { steps = append(steps, step{name, run}) }
 	if p.OOMScoreAdj != nil {
 		add("oom-score", func() error {
-			if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+			if err := writeProcFile("/proc/self/oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
 				return fmt.Errorf("process.oomScoreAdj: %w", err)
 			}
 			return nil

@@ -78,6 +78,7 @@ func Convert(spec *specs.Spec, opts Options) (*configs.Config, error) {
 		convertPathLists,
 		convertHooks,
 		checkSysctl,
+		convertMemoryPolicy,
 	}
 	for _, step := range steps {
 		if err := step(spec, c); err != nil {
@@ -118,8 +119,6 @@ func checkUnsupported(spec *specs.Spec) error {
 		return fieldErr("linux.intelRdt", "%w", ErrUnsupported)
 	case len(spec.Linux.NetDevices) > 0:
 		return fieldErr("linux.netDevices", "%w", ErrUnsupported)
-	case spec.Linux.MemoryPolicy != nil:
-		return fieldErr("linux.memoryPolicy", "%w", ErrUnsupported)
 	case spec.Process != nil && spec.Process.ExecCPUAffinity != nil:
 		return fieldErr("process.execCPUAffinity", "%w", ErrUnsupported)
 	}

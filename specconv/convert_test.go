@@ -268,10 +268,10 @@ func TestConvertErrorsAreFieldErrors(t *testing.T) {
 	}
 
 	s = Example()
-	s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{}
+	s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"}
 	_, err = Convert(s, Options{Bundle: newBundle(t)})
 	if !errors.Is(err, ErrUnsupported) {
-		t.Fatalf("memory policy: %v does not match ErrUnsupported", err)
+		t.Fatalf("intel rdt: %v does not match ErrUnsupported", err)
 	}
 }
 

@@ -163,6 +163,7 @@ type Config struct {
 	Resources       *specs.LinuxResources
 	Seccomp         *specs.LinuxSeccomp
 	TimeOffsets     map[string]specs.LinuxTimeOffset
+	MemoryPolicy    *MemoryPolicy
 	MountLabel      string
 	Process         Process
 	Hooks           Hooks

@@ -7,6 +7,7 @@ package features
 
 import (
 	"os"
+	"sort"
 
 	"github.com/barco-oci/barco/libbarco/seccomp"
 	"golang.org/x/sys/unix"
@@ -54,9 +55,10 @@ func Get(version, commit string) *features.Features {
 			// specconv rejects these rather than ignoring them.
 			IntelRdt:   &features.IntelRdt{Enabled: ptr(false)},
 			NetDevices: &features.NetDevices{Enabled: ptr(false)},
-			// features.MemoryPolicy has no "enabled" field: leaving it out
-			// is how a runtime says it has none (specconv rejects it).
-			MemoryPolicy: nil,
+			MemoryPolicy: &features.MemoryPolicy{
+				Modes: sortedKeys(configs.MemoryPolicyModes),
+				Flags: sortedKeys(configs.MemoryPolicyFlags),
+			},
 			MountExtensions: &features.MountExtensions{
 				IDMap: &features.IDMap{Enabled: ptr(true)},
 			},
@@ -137,3 +139,12 @@ func selinuxEnabled() bool {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

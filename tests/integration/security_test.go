@@ -280,3 +280,19 @@ func TestIDMappedMount(t *testing.T) {
 		t.Errorf("file created through the mount is %d:%d on the host, want 0:0", st.Uid, st.Gid)
 	}
 }
+
+func TestMemoryPolicy(t *testing.T) {
+	if _, err := os.Stat("/proc/self/numa_maps"); err != nil {
+		t.Skip("no NUMA support in this kernel")
+	}
+	for mode, shown := range map[specs.MemoryPolicyModeType]string{specs.MpolBind: "bind:0", specs.MpolInterleave: "interleave:0"} {
+		c := newRuntime(t).newContainer("head", "-1", "/proc/self/numa_maps")
+		c.spec.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: mode, Nodes: "0"}
+		if got := strings.Fields(c.runOK()); len(got) < 2 || got[1] != shown {
+			t.Errorf("%s: numa_maps %q, want policy %s", mode, got, shown)
+		}
+	}
+	bad := newRuntime(t).newContainer("true")
+	bad.spec.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: "MPOL_BOGUS"}
+	expectFailure(t, bad, bad.create(), bad.id, "linux.memoryPolicy.mode")
+}
