@@ -67,7 +67,9 @@ func (m *Manager) killEach(deadline time.Time) error {
 func (m *Manager) waitEmpty(deadline time.Time) error {
 	err := waitEvent(filepath.Join(m.Dir(), "cgroup.events"), "populated", "0", deadline)
 	switch {
-	case err == nil, errors.Is(err, fs.ErrNotExist):
+	// A cgroup removed while we wait (systemd drops an emptied scope's)
+	// reads as ENODEV: it is as empty as can be.
+	case err == nil, errors.Is(err, fs.ErrNotExist), errors.Is(err, unix.ENODEV):
 		return nil
 	case errors.Is(err, errTimeout):
 		return fmt.Errorf("kill cgroup %s: still populated after %s", m.Path, killTimeout)
