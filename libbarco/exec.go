@@ -110,6 +110,11 @@ func (c *Container) Exec(proc *configs.Process, opts ExecOpts) (*Process, error)
 	}
 	sp, err := c.rt.spawn(req)
 	if err != nil {
+		// A dying container takes the half-joined process with it; say so
+		// rather than report a broken pipe.
+		if !c.initAlive() {
+			return nil, fmt.Errorf("container stopped during exec: %w", ErrNotRunning)
+		}
 		return nil, err
 	}
 	if opts.PidFile != "" {
