@@ -93,6 +93,12 @@ test-clients: build rootfs
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./specconv:FuzzLoadAndConvert ./state:FuzzLoad ./state:FuzzParseStat \
 	./state:FuzzValidateID ./cmd/barco:FuzzUpdateResources ./cmd/barco:FuzzParseBytes
+# Long runs of the concurrency and fault tests (STRESS_ROUNDS times) and of
+# the fuzzers (FUZZTIME each), with the figures printed at the end.
+.PHONY: stress
+stress: build rootfs tools
+	tests/stress.sh
+
 .PHONY: fuzz
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
