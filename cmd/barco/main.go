@@ -34,6 +34,9 @@ func main() {
 	// Every barco process is short-lived (run and exec wait, but allocate
 	// little): collecting garbage would cost more than it frees.
 	debug.SetGCPercent(-1)
+	// One P: barco's work is sequential, and more Ps only mean more threads
+	// woken and parked.
+	runtime.GOMAXPROCS(1)
 	if libbarco.IsInit() {
 		libbarco.Init()
 		return
