@@ -97,23 +97,28 @@ func discover(tmp string) suite {
 			mnt, strings.Join(missing, ", "))
 		return s
 	}
+	// From here on the host can run the suite: a missing runtime or
+	// rootfs is a broken set-up, never a reason to skip.
 	if s.runtime, err = runtimePath(); err != nil {
-		s.skip = err.Error()
-		return s
+		fatalSetup(err)
 	}
 	s.name = filepath.Base(s.runtime)
 	src, err := sourceRootfs(tmp)
 	if err != nil {
-		s.skip = err.Error()
-		return s
+		fatalSetup(err)
 	}
 	// One copy on the suite's own (usually tmpfs) filesystem: every bundle
 	// copies from it, which is cheap even when the source is on 9p.
 	s.rootfs = filepath.Join(tmp, "rootfs-master")
 	if err := copyTree(src, s.rootfs); err != nil {
-		s.skip = fmt.Sprintf("copy rootfs %s: %v", src, err)
+		fatalSetup(fmt.Errorf("copy rootfs %s: %w", src, err))
 	}
 	return s
+}
+
+func fatalSetup(err error) {
+	fmt.Fprintf(os.Stderr, "cgroupv2: %v\n", err)
+	os.Exit(1)
 }
 
 // runtimePath is $RUNTIME, or bin/barco of the repository the tests are run

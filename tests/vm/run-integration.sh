@@ -20,7 +20,9 @@ mkdir -p "$out"
 cd "$root"
 "$go" test -c -o "$out/integration.test" ./tests/integration
 tests/rootfs/build.sh "$root/tests/.cache/rootfs" >/dev/null
-cd "$out"
+# The guest shares the working directory: the repository root, so that
+# bin/barco and the rootfs are reachable wherever the checkout lives.
+cd "$root"
 exec "$runner" --timeout "$timeout" \
 	-e BARCO_BINARY="$root/bin/barco" -e BARCO_ROOTFS="$root/tests/.cache/rootfs" -- \
-	./integration.test -test.v -test.count=1 -test.timeout "$((timeout - 60))s" -test.run "$pattern"
+	tests/.cache/vm-integration/integration.test -test.v -test.count=1 -test.timeout "$((timeout - 60))s" -test.run "$pattern"

@@ -32,6 +32,8 @@ echo "run-systemd.sh: building ./libbarco/cgroups/systemd -> tests/.cache/vm-sys
 export BARCO_BINARY=$root/bin/barco BARCO_ROOTFS=$out/rootfs
 
 args=(-test.v -test.count=1 -test.timeout "$((timeout - 60))s" "$@")
-cd "$out"
+# The guest shares the working directory: the repository root, so that
+# everything below it is reachable wherever the checkout lives.
+cd "$root"
 echo "run-systemd.sh: booting the cgroup v2 guest (timeout ${timeout}s)" >&2
-exec "$runner" --timeout "$timeout" -- "$root/tests/vm/systemd-guest.sh" sh -c './systemd.test "$@"; a=$?; ./engine.test "$@"; b=$?; [ $a = 0 ] && [ $b = 0 ]' tests "${args[@]}"
+exec "$runner" --timeout "$timeout" -- tests/vm/systemd-guest.sh sh -c 'cd tests/.cache/vm-systemd && { ./systemd.test "$@"; a=$?; ./engine.test "$@"; b=$?; [ $a = 0 ] && [ $b = 0 ]; }' tests "${args[@]}"

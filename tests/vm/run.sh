@@ -52,7 +52,7 @@ per=$((timeout - 60))s
 # One guest command for all binaries: null_blk gives the io.max tests a block
 # device (the guest has only 9p filesystems); each binary runs even if an
 # earlier one failed, and the worst status of the required runs is returned.
-cmd='modprobe null_blk nr_devices=1 >/dev/null 2>&1; rc=0'
+cmd='cd tests/.cache/vm || exit 125; modprobe null_blk nr_devices=1 >/dev/null 2>&1; rc=0'
 cgroupv2=
 for pkg in "$@"; do
 	bin=$(basename "$pkg").test
@@ -93,12 +93,16 @@ if [[ -n $cgroupv2 ]]; then
 fi
 cmd+='; exit $rc'
 
-cd "$out"
+# The guest shares the working directory: the repository root, so that
+# bin/barco and the rootfs are reachable wherever the checkout lives (the
+# guest sees the host's /tmp only through this share).
+cd "$root"
 echo "run.sh: booting the cgroup v2 guest (timeout ${timeout}s)" >&2
 set +e
 "$runner" --timeout "$timeout" -e BARCO_VM_TEST_RUN -- "$cmd"
 rc=$?
 set -e
+cd "$out"
 
 # The summary: one line per cgroupv2 run, with the tests that failed.
 if [[ -n $cgroupv2 && -f status ]]; then
