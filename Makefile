@@ -91,7 +91,8 @@ test-clients: build rootfs
 # A short fuzzing run of every fuzz target (FUZZTIME each). Their seed
 # corpora (testdata/fuzz/) already run as plain tests in `make unit`.
 # Minimizing each new interesting input is bounded: left at its 60 s
-# default it can outlast a short FUZZTIME and fail the run.
+# default it can outlast a short FUZZTIME and fail the run. FUZZTIME may
+# also be a count of inputs (20000x), which CI uses: it ends without a timer.
 FUZZTIME ?= 10s
 FUZZ_TARGETS := ./specconv:FuzzLoadAndConvert ./state:FuzzLoad ./state:FuzzParseStat \
 	./state:FuzzValidateID ./cmd/barco:FuzzUpdateResources ./cmd/barco:FuzzParseBytes
