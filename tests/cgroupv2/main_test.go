@@ -17,6 +17,7 @@ package cgroupv2
 import (
 	"errors"
 	"fmt"
+	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,7 @@ type suite struct {
 	cgroup2 string // mount point of the cgroup2 hierarchy
 	parent  string // "barco-v2test-<pid>": holds every container cgroup
 	skip    string // why the suite cannot run here, "" if it can
-	reaper  *reaper
+	reaper  *procs.Reaper
 }
 
 var env suite
@@ -57,18 +58,19 @@ func TestMain(m *testing.M) {
 		// Containers outlive the runtime process that created them; as a
 		// subreaper the test binary becomes their parent, and must reap them
 		// since PID 1 may not.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			fmt.Fprintf(os.Stderr, "cgroupv2: prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+		r, err := procs.NewReaper()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cgroupv2: %v\n", err)
 			os.Exit(1)
 		}
-		env.reaper = newReaper()
+		env.reaper = r
 		fmt.Fprintf(os.Stderr, "cgroupv2: runtime %s, cgroup2 at %s, cgroups under /%s\n", env.runtime, env.cgroup2, env.parent)
 	} else {
 		fmt.Fprintf(os.Stderr, "cgroupv2: skipping every test: %s\n", env.skip)
 	}
 	code := m.Run()
 	if env.skip == "" {
-		env.reaper.stop()
+		env.reaper.Stop()
 		if err := removeSuiteParent(); err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL: leftovers after the suite: %v\n", err)
 			if code == 0 {
@@ -256,9 +258,9 @@ func removeSuiteParent() error {
 	if err := removeCgroup(parent); err != nil {
 		problems = append(problems, err.Error())
 	}
-	for _, p := range env.reaper.untracked() {
-		problems = append(problems, fmt.Sprintf("process %d still alive", p))
-		_ = unix.Kill(p, unix.SIGKILL)
+	for _, p := range env.reaper.Untracked() {
+		problems = append(problems, fmt.Sprintf("process %d (%s) still alive", p.PID, p.Cmdline))
+		_ = unix.Kill(p.PID, unix.SIGKILL)
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

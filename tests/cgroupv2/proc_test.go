@@ -1,16 +1,13 @@
 package cgroupv2
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,130 +17,6 @@ import (
 // commandTimeout bounds every runtime command. Under an emulated CPU one
 // container start takes seconds, so it is generous.
 const commandTimeout = 90 * time.Second
-
-// reaper waits for orphans reparented to the test binary (containers whose
-// runtime process has exited), but never for the commands the tests run:
-// exec.Cmd.Wait must get their exit status itself.
-type reaper struct {
-	mu      sync.Mutex
-	running map[int]bool // started exec.Cmds not yet waited for
-	quit    chan struct{}
-	done    chan struct{}
-}
-
-func newReaper() *reaper {
-	r := &reaper{running: map[int]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
-	go r.loop()
-	return r
-}
-
-func (r *reaper) loop() {
-	defer close(r.done)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.quit:
-			r.reapZombies()
-			return
-		case <-tick.C:
-			r.reapZombies()
-		}
-	}
-}
-
-func (r *reaper) stop() {
-	close(r.quit)
-	<-r.done
-}
-
-func (r *reaper) reapZombies() {
-	// Held while listing and waiting, so a command being started is
-	// registered before its PID can be looked at.
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for pid, state := range children() {
-		if state == "Z" && !r.running[pid] {
-			var ws unix.WaitStatus
-			_, _ = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-		}
-	}
-}
-
-func (r *reaper) start(cmd *exec.Cmd) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	r.running[cmd.Process.Pid] = true
-	return nil
-}
-
-func (r *reaper) wait(cmd *exec.Cmd) error {
-	err := cmd.Wait()
-	r.mu.Lock()
-	delete(r.running, cmd.Process.Pid)
-	r.mu.Unlock()
-	return err
-}
-
-// untracked lists live children that are not commands being run: container
-// processes whose runtime left them behind.
-func (r *reaper) untracked() []int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []int
-	for pid, state := range children() {
-		if state != "Z" && !r.running[pid] {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// children maps the PIDs of the test binary's children to their state
-// letter. /proc is scanned because /proc/PID/task/TID/children needs
-// CONFIG_PROC_CHILDREN.
-func children() map[int]string {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	self := os.Getpid()
-	out := map[int]string{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		state, ppid, ok := procStat(pid)
-		if ok && ppid == self {
-			out[pid] = state
-		}
-	}
-	return out
-}
-
-// procStat reads the state and parent PID of a process.
-func procStat(pid int) (state string, ppid int, ok bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", 0, false
-	}
-	// The command name may hold spaces and parentheses; "state ppid" follow
-	// the last ')'.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return "", 0, false
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 2 {
-		return "", 0, false
-	}
-	ppid, err = strconv.Atoi(f[1])
-	return f[0], ppid, err == nil
-}
 
 // result is what a finished command left behind.
 type result struct {
@@ -182,10 +55,10 @@ func runCmd(t *testing.T, stdin string, name string, args ...string) result {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	res := result{cmd: strings.Join(append([]string{name}, args...), " ")}
-	if err := env.reaper.start(cmd); err != nil {
+	if err := env.reaper.Start(cmd); err != nil {
 		t.Fatalf("start %s: %v", res.cmd, err)
 	}
-	waitErr := env.reaper.wait(cmd)
+	waitErr := env.reaper.Wait(cmd)
 	out, _ := os.ReadFile(stdout.Name())
 	errOut, _ := os.ReadFile(stderr.Name())
 	res.stdout, res.stderr = string(out), string(errOut)

@@ -185,13 +185,9 @@ func stopDaemons() {
 // liveChildren lists the running children of the test binary that are not
 // commands of the tests.
 func liveChildren() []int {
-	env.reaper.mu.Lock()
-	defer env.reaper.mu.Unlock()
 	var out []int
-	for _, p := range childProcs() {
-		if !env.reaper.running[p.pid] && p.state != "Z" {
-			out = append(out, p.pid)
-		}
+	for _, p := range env.reaper.Untracked() {
+		out = append(out, p.PID)
 	}
 	return out
 }

@@ -22,6 +22,7 @@ package clients
 import (
 	"errors"
 	"fmt"
+	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,7 @@ type suite struct {
 	crictl   string
 	workdir  string // private state of every engine, removed at the end
 	skip     string // why nothing can run here, "" if it can
-	reaper   *reaper
+	reaper   *procs.Reaper
 }
 
 var env suite
@@ -62,7 +63,7 @@ func TestMain(m *testing.M) {
 	}
 	env = discover()
 	if env.skip == "" {
-		r, err := newReaper()
+		r, err := procs.NewReaper()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -85,7 +86,7 @@ func TestMain(m *testing.M) {
 			_ = unix.Kill(pid, unix.SIGKILL)
 		}
 		time.Sleep(200 * time.Millisecond)
-		env.reaper.stop()
+		env.reaper.Stop()
 		// Container layers still mounted would let RemoveAll reach into
 		// them; the mounts are in this private namespace only.
 		unmountUnder(env.workdir)

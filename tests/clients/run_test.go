@@ -1,7 +1,6 @@
 package clients
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,136 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // commandTimeout bounds every client command; a hung one is killed.
 const commandTimeout = 90 * time.Second
-
-// reaper reaps the processes reparented to the test binary: conmon, the
-// containerd shims and containers all outlive the command that started
-// them, and PID 1 of this machine does not reap orphans. It never waits for
-// a command the tests run themselves, whose exit status exec.Cmd.Wait must
-// get.
-type reaper struct {
-	mu      sync.Mutex
-	running map[int]bool // PIDs of started, not yet waited commands
-	quit    chan struct{}
-	done    chan struct{}
-}
-
-func newReaper() (*reaper, error) {
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return nil, fmt.Errorf("become child subreaper: %w", err)
-	}
-	r := &reaper{running: map[int]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
-	go r.loop()
-	return r, nil
-}
-
-func (r *reaper) loop() {
-	defer close(r.done)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.quit:
-			r.reapOnce()
-			return
-		case <-tick.C:
-			r.reapOnce()
-		}
-	}
-}
-
-func (r *reaper) stop() {
-	close(r.quit)
-	<-r.done
-}
-
-// reapOnce waits for every zombie child that is not a running command. The
-// lock is held while listing and waiting, so a command being started is
-// registered before its PID can be looked at.
-func (r *reaper) reapOnce() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range childProcs() {
-		if c.state != "Z" || r.running[c.pid] {
-			continue
-		}
-		var ws unix.WaitStatus
-		_, _ = unix.Wait4(c.pid, &ws, unix.WNOHANG, nil)
-	}
-}
-
-// start starts cmd and records it as one the reaper must leave alone.
-func (r *reaper) start(cmd *exec.Cmd) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	r.running[cmd.Process.Pid] = true
-	return nil
-}
-
-// wait waits for cmd and hands its PID back to the reaper.
-func (r *reaper) wait(cmd *exec.Cmd) error {
-	err := cmd.Wait()
-	r.mu.Lock()
-	delete(r.running, cmd.Process.Pid)
-	r.mu.Unlock()
-	return err
-}
-
-// child is a process whose parent is the test binary.
-type child struct {
-	pid   int
-	state string // as in /proc/PID/stat: R, S, Z, ...
-}
-
-// childProcs lists the test binary's children. The kernel's
-// /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN, which not every
-// kernel has, so /proc is scanned.
-func childProcs() []child {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	self := os.Getpid()
-	var out []child
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name may hold spaces and parentheses; the fields
-		// after the last ')' are "state ppid ...".
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
-			out = append(out, child{pid: pid, state: f[0]})
-		}
-	}
-	return out
-}
 
 // result is what a finished command left behind.
 type result struct {
@@ -197,11 +74,11 @@ func (inv invocation) run(t *testing.T) result {
 	// A timed-out client is killed with everything in its process group.
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	if err := env.reaper.start(cmd); err != nil {
+	if err := env.reaper.Start(cmd); err != nil {
 		res.stderr = err.Error()
 		return res
 	}
-	err = env.reaper.wait(cmd)
+	err = env.reaper.Wait(cmd)
 	res.stdout = readFile(stdout.Name())
 	res.stderr = readFile(stderr.Name())
 	var exit *exec.ExitError
@@ -290,11 +167,11 @@ func startDaemon(argv []string, logPath string) (*daemon, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := env.reaper.start(cmd); err != nil {
+	if err := env.reaper.Start(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	d := &daemon{cmd: cmd, log: logPath, done: make(chan error, 1)}
-	go func() { d.done <- env.reaper.wait(cmd) }()
+	go func() { d.done <- env.reaper.Wait(cmd) }()
 	return d, nil
 }
 

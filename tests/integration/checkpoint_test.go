@@ -282,10 +282,10 @@ func barcoToPipe(t *testing.T, c *container, args ...string) *os.File {
 	defer stderr.Close()
 	cmd := exec.Command(env.binary, append([]string{"--root", c.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = w, stderr
-	if err := env.reaper.start(cmd); err != nil {
+	if err := env.reaper.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
-	err = env.reaper.wait(cmd)
+	err = env.reaper.Wait(cmd)
 	w.Close()
 	if err != nil {
 		msg, _ := os.ReadFile(stderr.Name())

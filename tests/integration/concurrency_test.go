@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/barco-oci/barco/tests/internal/procs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -39,10 +40,10 @@ func runQuiet(dir, root string, args ...string) (result, error) {
 	cmd := exec.CommandContext(ctx, env.binary, all...)
 	cmd.Stdout, cmd.Stderr = out, errf
 	res := result{cmd: "barco " + strings.Join(all, " ")}
-	if err := env.reaper.start(cmd); err != nil {
+	if err := env.reaper.Start(cmd); err != nil {
 		return res, err
 	}
-	waitErr := env.reaper.wait(cmd)
+	waitErr := env.reaper.Wait(cmd)
 	o, _ := os.ReadFile(out.Name())
 	e, _ := os.ReadFile(errf.Name())
 	res.stdout, res.stderr, res.code = string(o), string(e), exitCode(cmd.ProcessState)
@@ -321,16 +322,16 @@ func assertBatchLeftNothing(t *testing.T, root, prefix string, dirs ...string) {
 	}
 	err := eventually(3*time.Second, func() error {
 		var left []string
-		for _, p := range processes() {
-			if p.state == "Z" {
+		for _, p := range procs.Processes() {
+			if p.State == "Z" {
 				continue
 			}
-			mine := strings.Contains(p.cmdline, prefix)
+			mine := strings.Contains(p.Cmdline, prefix)
 			for _, d := range dirs {
-				mine = mine || strings.Contains(p.cmdline, d)
+				mine = mine || strings.Contains(p.Cmdline, d)
 			}
-			if mine || inCgroupPrefix(p.pid, "/"+testCgroupParent+"/"+prefix) {
-				left = append(left, fmt.Sprintf("%d (%s)", p.pid, p.cmdline))
+			if mine || inCgroupPrefix(p.PID, "/"+testCgroupParent+"/"+prefix) {
+				left = append(left, fmt.Sprintf("%d (%s)", p.PID, p.Cmdline))
 			}
 		}
 		if len(left) > 0 {

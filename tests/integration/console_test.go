@@ -128,11 +128,11 @@ func TestRecvtty(t *testing.T) {
 			var stderr bytes.Buffer
 			cmd := exec.Command(recvtty, "--mode", tc.mode, "--pid-file", pidFile, sock)
 			cmd.Stdout, cmd.Stderr = stdout, &stderr
-			if err := env.reaper.start(cmd); err != nil {
+			if err := env.reaper.Start(cmd); err != nil {
 				t.Fatal(err)
 			}
 			exited := make(chan error, 1)
-			go func() { exited <- env.reaper.wait(cmd) }()
+			go func() { exited <- env.reaper.Wait(cmd) }()
 			t.Cleanup(func() {
 				_ = cmd.Process.Kill()
 				<-exited

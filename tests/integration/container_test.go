@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -243,13 +244,13 @@ func assertNothingLeft(t *testing.T, root, id, bundle, cgroup string) {
 	}
 	err := eventually(3*time.Second, func() error {
 		var left []string
-		for _, p := range processes() {
-			if p.state == "Z" {
+		for _, p := range procs.Processes() {
+			if p.State == "Z" {
 				continue
 			}
-			if strings.Contains(p.cmdline, bundle) || (len(id) >= 8 && strings.Contains(p.cmdline, id)) ||
-				inCgroup(p.pid, "/"+testCgroupParent+"/"+cgroup) {
-				left = append(left, fmt.Sprintf("%d (%s)", p.pid, p.cmdline))
+			if strings.Contains(p.Cmdline, bundle) || (len(id) >= 8 && strings.Contains(p.Cmdline, id)) ||
+				inCgroup(p.PID, "/"+testCgroupParent+"/"+cgroup) {
+				left = append(left, fmt.Sprintf("%d (%s)", p.PID, p.Cmdline))
 			}
 		}
 		if len(left) > 0 {
@@ -330,8 +331,8 @@ func assertNoStrayChildren(t *testing.T) {
 	t.Helper()
 	err := eventually(3*time.Second, func() error {
 		var left []string
-		for _, p := range env.reaper.untrackedChildren() {
-			left = append(left, fmt.Sprintf("%d (%s)", p.pid, p.cmdline))
+		for _, p := range env.reaper.Untracked() {
+			left = append(left, fmt.Sprintf("%d (%s)", p.PID, p.Cmdline))
 		}
 		if len(left) > 0 {
 			return fmt.Errorf("processes reparented to the tests and still alive: %s", strings.Join(left, ", "))

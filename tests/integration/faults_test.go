@@ -46,7 +46,7 @@ func killedCreate(t *testing.T, root, bundle, id string, p killPoint) bool {
 		defer logR.Close()
 		cmd.Stderr = logW
 	}
-	if err := env.reaper.start(cmd); err != nil {
+	if err := env.reaper.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
 	reached := true
@@ -81,7 +81,7 @@ func killedCreate(t *testing.T, root, bundle, id string, p killPoint) bool {
 		time.Sleep(p.delay)
 	}
 	_ = cmd.Process.Kill()
-	_ = env.reaper.wait(cmd)
+	_ = env.reaper.Wait(cmd)
 	return reached
 }
 
@@ -217,12 +217,12 @@ func TestPIDReusedByStranger(t *testing.T) {
 	c.waitStatus("stopped")
 
 	stranger := exec.Command("sleep", "1000")
-	if err := env.reaper.start(stranger); err != nil {
+	if err := env.reaper.Start(stranger); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		_ = stranger.Process.Kill()
-		_ = env.reaper.wait(stranger)
+		_ = env.reaper.Wait(stranger)
 	})
 	saved["pid"] = stranger.Process.Pid
 	data, err := json.Marshal(saved)

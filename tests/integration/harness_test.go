@@ -5,16 +5,15 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +37,7 @@ type suite struct {
 	rootfs  string // the busybox rootfs copied into each bundle
 	cgroup2 string // mount point of the cgroup2 hierarchy, "" if none
 	skip    string // why the tests cannot run here, "" if they can
-	reaper  *reaper
+	reaper  *procs.Reaper
 }
 
 var env suite
@@ -49,15 +48,16 @@ func TestMain(m *testing.M) {
 		// Containers made by `barco create` outlive the barco process that
 		// started them; as a subreaper we become their parent instead of
 		// PID 1, which does not reap on this host.
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			fmt.Fprintf(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER): %v\n", err)
+		r, err := procs.NewReaper()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		env.reaper = newReaper()
+		env.reaper = r
 	}
 	code := m.Run()
 	if env.skip == "" {
-		env.reaper.stop()
+		env.reaper.Stop()
 		if err := checkSuiteLeftovers(); err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL: leftovers after the suite: %v\n", err)
 			if code == 0 {
@@ -148,151 +148,6 @@ func testCgroupDir(name string) string {
 	return filepath.Join(env.cgroup2, testCgroupParent, name)
 }
 
-// reaper waits for orphaned processes reparented to the test binary, but
-// never for the commands the tests run themselves: exec.Cmd.Wait must get
-// their exit status.
-type reaper struct {
-	mu      sync.Mutex
-	running map[int]bool // PIDs of started, not yet waited exec.Cmds
-	quit    chan struct{}
-	done    chan struct{}
-}
-
-func newReaper() *reaper {
-	r := &reaper{running: map[int]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
-	go r.loop()
-	return r
-}
-
-func (r *reaper) loop() {
-	defer close(r.done)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-r.quit:
-			r.reapOnce()
-			return
-		case <-tick.C:
-			r.reapOnce()
-		}
-	}
-}
-
-func (r *reaper) stop() {
-	close(r.quit)
-	<-r.done
-}
-
-func (r *reaper) reapOnce() {
-	// The lock is held while listing and waiting so that a command started
-	// concurrently is registered before its PID can be looked at.
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, p := range children() {
-		if r.running[p.pid] || p.state != "Z" {
-			continue
-		}
-		var ws unix.WaitStatus
-		_, _ = unix.Wait4(p.pid, &ws, unix.WNOHANG, nil)
-	}
-}
-
-// start starts cmd and records it as one the reaper must leave alone.
-func (r *reaper) start(cmd *exec.Cmd) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	r.running[cmd.Process.Pid] = true
-	return nil
-}
-
-// wait waits for cmd and hands its PID back to the reaper.
-func (r *reaper) wait(cmd *exec.Cmd) error {
-	err := cmd.Wait()
-	r.mu.Lock()
-	delete(r.running, cmd.Process.Pid)
-	r.mu.Unlock()
-	return err
-}
-
-// untrackedChildren lists live children of the test binary that are not
-// commands the tests are running: containers (or runtime helpers) that were
-// reparented to us and are still alive.
-func (r *reaper) untrackedChildren() []proc {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []proc
-	for _, p := range children() {
-		if !r.running[p.pid] && p.state != "Z" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-type proc struct {
-	pid     int
-	ppid    int
-	state   string
-	cmdline string
-}
-
-// processes lists every process in /proc. Processes that exit while being
-// read are skipped.
-func processes() []proc {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name may contain spaces and parentheses; the fields
-		// after the last ')' are "state ppid ...".
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		out = append(out, proc{
-			pid:     pid,
-			ppid:    ppid,
-			state:   f[0],
-			cmdline: strings.TrimSpace(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))),
-		})
-	}
-	return out
-}
-
-// children lists the direct children of the test binary. The kernel's
-// /proc/PID/task/TID/children needs CONFIG_PROC_CHILDREN, which not every
-// kernel has, so /proc is scanned instead.
-func children() []proc {
-	self := os.Getpid()
-	var out []proc
-	for _, p := range processes() {
-		if p.ppid == self {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // result is what a finished command left behind.
 type result struct {
 	cmd    string
@@ -328,10 +183,10 @@ func runCmd(t *testing.T, name string, args ...string) result {
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	res := result{cmd: strings.Join(append([]string{name}, args...), " ")}
-	if err := env.reaper.start(cmd); err != nil {
+	if err := env.reaper.Start(cmd); err != nil {
 		t.Fatalf("start %s: %v", res.cmd, err)
 	}
-	waitErr := env.reaper.wait(cmd)
+	waitErr := env.reaper.Wait(cmd)
 
 	out, _ := os.ReadFile(stdout.Name())
 	errOut, _ := os.ReadFile(stderr.Name())
@@ -377,9 +232,9 @@ func checkSuiteLeftovers() error {
 	if err := os.Remove(parent); err != nil && !errors.Is(err, os.ErrNotExist) {
 		problems = append(problems, fmt.Sprintf("remove %s: %v", parent, err))
 	}
-	for _, p := range env.reaper.untrackedChildren() {
-		problems = append(problems, fmt.Sprintf("process %d (%s)", p.pid, p.cmdline))
-		_ = unix.Kill(p.pid, unix.SIGKILL)
+	for _, p := range env.reaper.Untracked() {
+		problems = append(problems, fmt.Sprintf("process %d (%s)", p.PID, p.Cmdline))
+		_ = unix.Kill(p.PID, unix.SIGKILL)
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
