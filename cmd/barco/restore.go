@@ -78,20 +78,7 @@ func restoreCommand(g *globals) *cli.Command {
 				return nil
 			}
 			code, err := waitRestored(c)
-			if err != nil {
-				_ = c.Delete(true)
-				return err
-			}
-			if err := c.Lock(); err != nil {
-				return err
-			}
-			if err := c.Delete(true); err != nil {
-				return err
-			}
-			if code != 0 {
-				return &exitError{code: code}
-			}
-			return nil
+			return finishForeground(c, code, err, false)
 		},
 	}
 }
@@ -102,22 +89,5 @@ func waitRestored(c *libbarco.Container) (int, error) {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
-	if err := c.Unlock(); err != nil {
-		return -1, err
-	}
-	exited := make(chan struct{})
-	var code int
-	var werr error
-	go func() {
-		code, werr = c.Wait()
-		close(exited)
-	}()
-	for {
-		select {
-		case s := <-sigs:
-			forwardSignal(c, s.(unix.Signal))
-		case <-exited:
-			return code, werr
-		}
-	}
+	return forwardUntilExit(c, sigs, nil)
 }

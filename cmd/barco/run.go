@@ -50,22 +50,7 @@ func runCommand(g *globals) *cli.Command {
 				return nil
 			}
 			code, err := runForeground(c)
-			if err != nil {
-				_ = c.Delete(true)
-				return err
-			}
-			if !ctx.Bool("keep") {
-				if err := c.Lock(); err != nil {
-					return err
-				}
-				if err := c.Delete(true); err != nil {
-					return err
-				}
-			}
-			if code != 0 {
-				return &exitError{code: code}
-			}
-			return nil
+			return finishForeground(c, code, err, ctx.Bool("keep"))
 		},
 	}
 }
@@ -86,7 +71,14 @@ func runForeground(c *libbarco.Container) (int, error) {
 	if err := c.Start(); err != nil {
 		return -1, err
 	}
-	// Others may now lock the container, e.g. `delete --force`.
+	return forwardUntilExit(c, sigs, ttyDone)
+}
+
+// forwardUntilExit forwards the signals arriving on sigs to the container
+// until it exits, waits for the end of its terminal output (ttyDone, if
+// any) and returns its exit code. The container's lock is released first:
+// others may act on it meanwhile, e.g. `delete --force`.
+func forwardUntilExit(c *libbarco.Container, sigs <-chan os.Signal, ttyDone <-chan struct{}) (int, error) {
 	if err := c.Unlock(); err != nil {
 		return -1, err
 	}
@@ -108,6 +100,27 @@ func runForeground(c *libbarco.Container) (int, error) {
 			return code, werr
 		}
 	}
+}
+
+// finishForeground deletes a container whose foreground process has ended
+// (unless keep) and turns its exit code into barco's.
+func finishForeground(c *libbarco.Container, code int, err error, keep bool) error {
+	if err != nil {
+		_ = c.Delete(true)
+		return err
+	}
+	if !keep {
+		if err := c.Lock(); err != nil {
+			return err
+		}
+		if err := c.Delete(true); err != nil {
+			return err
+		}
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
 }
 
 func forwardSignal(c *libbarco.Container, s unix.Signal) {
