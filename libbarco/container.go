@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -108,6 +110,35 @@ func (c *Container) frozen() bool {
 
 // State returns the runc-style state of the container.
 func (c *Container) State() state.OCIState { return c.st.OCI(c.Status()) }
+
+// newRecord is the state of a container about to get its init (pid 0
+// until it has one).
+func newRecord(id string, cfg *configs.Config, cgroupPath string) *state.State {
+	owner := ""
+	if u, err := user.Current(); err == nil {
+		owner = u.Username
+	}
+	return &state.State{
+		OCIVersion:  cfg.OCIVersion,
+		ID:          id,
+		Bundle:      cfg.Bundle,
+		Rootfs:      cfg.Rootfs,
+		CgroupPath:  cgroupPath,
+		Created:     time.Now().UTC(),
+		Owner:       owner,
+		Annotations: cfg.Annotations,
+	}
+}
+
+// saveConfig stores the engine config beside the state, for the commands
+// that come later (exec, hooks at delete, update).
+func (c *Container) saveConfig(cfg *configs.Config) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	return c.h.WriteFile(configName, data, 0o600)
+}
 
 // Config returns the engine config the container was created with.
 func (c *Container) Config() (*configs.Config, error) {

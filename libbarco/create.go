@@ -1,12 +1,10 @@
 package libbarco
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -99,20 +97,7 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	} else if cg, err = rt.cgroupManager(id, cfg); err != nil {
 		return nil, err
 	}
-	owner := ""
-	if u, err := user.Current(); err == nil {
-		owner = u.Username
-	}
-	c.st = &state.State{
-		OCIVersion:  cfg.OCIVersion,
-		ID:          id,
-		Bundle:      cfg.Bundle,
-		Rootfs:      cfg.Rootfs,
-		CgroupPath:  cgroupDir(cg),
-		Created:     time.Now().UTC(),
-		Owner:       owner,
-		Annotations: cfg.Annotations,
-	}
+	c.st = newRecord(id, cfg, cgroupDir(cg))
 	if unit != nil {
 		c.st.CgroupDriver = cgroupDriverSystemd
 	}
@@ -133,11 +118,7 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 			}
 		}
 	}
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
-	}
-	if err := h.WriteFile(configName, data, 0o600); err != nil {
+	if err := c.saveConfig(cfg); err != nil {
 		return nil, err
 	}
 	rt.Log.Debug("create: state prepared", "id", id, "elapsed", time.Since(begin))

@@ -1,7 +1,6 @@
 package libbarco
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -102,11 +101,7 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 		return err
 	}
 	cfg.Resources = mergeResources(cfg.Resources, r)
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return err
-	}
-	return c.h.WriteFile(configName, data, 0o600)
+	return c.saveConfig(cfg)
 }
 
 // mergeResources overlays the fields set in upd on base.

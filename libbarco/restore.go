@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -93,28 +91,12 @@ func (rt *Runtime) Restore(id string, cfg *configs.Config, opts RestoreOpts) (_ 
 	if cg, err = rt.prepareCgroup(planned, cfg); err != nil {
 		return nil, err
 	}
-	owner := ""
-	if u, err := user.Current(); err == nil {
-		owner = u.Username
-	}
-	c.st = &state.State{
-		OCIVersion:  cfg.OCIVersion,
-		ID:          id,
-		Bundle:      cfg.Bundle,
-		Rootfs:      cfg.Rootfs,
-		CgroupPath:  cg.Dir(),
-		Created:     time.Now().UTC(),
-		Owner:       owner,
-		Annotations: cfg.Annotations,
-	}
+	// cgroupDir: a rootless restore may have to do without a cgroup.
+	c.st = newRecord(id, cfg, cgroupDir(cg))
 	if err := h.Save(c.st); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
-	}
-	if err := h.WriteFile(configName, data, 0o600); err != nil {
+	if err := c.saveConfig(cfg); err != nil {
 		return nil, err
 	}
 
