@@ -3,7 +3,7 @@ package cgroups
 import (
 	"fmt"
 
-	"github.com/cilium/ebpf/asm"
+	"github.com/barco-oci/barco/libbarco/cgroups/bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -143,74 +143,57 @@ func effectiveRules(rules []deviceRule) (defaultAllow bool, rest []deviceRule) {
 //	    deny:  if R3 shares a bit with the rule, return 0
 //	    allow: clear the rule's bits from R3; if R3 is empty, return 1
 //	return the default
-func deviceProgram(defaultAllow bool, rules []deviceRule) asm.Instructions {
-	var b progBuilder
-	b.emit(
-		asm.LoadMem(asm.R2, asm.R1, 0, asm.Word),
-		asm.Mov.Reg32(asm.R3, asm.R2),
-		asm.RSh.Imm32(asm.R3, 16),
-		asm.And.Imm32(asm.R2, 0xffff),
-		asm.LoadMem(asm.R4, asm.R1, 4, asm.Word),
-		asm.LoadMem(asm.R5, asm.R1, 8, asm.Word),
+func deviceProgram(defaultAllow bool, rules []deviceRule) ([]byte, error) {
+	var b bpf.Builder
+	b.Emit(
+		bpf.LoadMem32(bpf.R2, bpf.R1, 0),
+		bpf.Mov32Reg(bpf.R3, bpf.R2),
+		bpf.Rsh32Imm(bpf.R3, 16),
+		bpf.And32Imm(bpf.R2, 0xffff),
+		bpf.LoadMem32(bpf.R4, bpf.R1, 4),
+		bpf.LoadMem32(bpf.R5, bpf.R1, 8),
 	)
 	for i := len(rules) - 1; i >= 0; i-- {
 		r := rules[i]
 		next := fmt.Sprintf("rule%d_end", i)
 		switch r.typ {
 		case 'b':
-			b.emit(asm.JNE.Imm32(asm.R2, devTypeBlock, next))
+			b.Emit(bpf.JNE32Imm(bpf.R2, devTypeBlock, next))
 		case 'c':
-			b.emit(asm.JNE.Imm32(asm.R2, devTypeChar, next))
+			b.Emit(bpf.JNE32Imm(bpf.R2, devTypeChar, next))
 		}
-		// Imm32 jumps compare the low 32 bits, so majors and minors above
+		// 32-bit jumps compare the low 32 bits, so majors and minors above
 		// 2^31 are not sign-extended away.
 		if r.major != wildcard {
-			b.emit(asm.JNE.Imm32(asm.R4, int32(uint32(r.major)), next))
+			b.Emit(bpf.JNE32Imm(bpf.R4, int32(uint32(r.major)), next))
 		}
 		if r.minor != wildcard {
-			b.emit(asm.JNE.Imm32(asm.R5, int32(uint32(r.minor)), next))
+			b.Emit(bpf.JNE32Imm(bpf.R5, int32(uint32(r.minor)), next))
 		}
 		if r.allow {
 			if r.access != accAll {
-				b.emit(
-					asm.And.Imm32(asm.R3, int32(^r.access&accAll)),
-					asm.JNE.Imm32(asm.R3, 0, next),
+				b.Emit(
+					bpf.And32Imm(bpf.R3, int32(^r.access&accAll)),
+					bpf.JNE32Imm(bpf.R3, 0, next),
 				)
 			}
-			b.emit(asm.Mov.Imm(asm.R0, 1), asm.Return())
+			b.Emit(bpf.Mov64Imm(bpf.R0, 1), bpf.Exit())
 		} else {
 			if r.access != accAll {
-				b.emit(
-					asm.Mov.Reg32(asm.R6, asm.R3),
-					asm.And.Imm32(asm.R6, int32(r.access)),
-					asm.JEq.Imm32(asm.R6, 0, next),
+				b.Emit(
+					bpf.Mov32Reg(bpf.R6, bpf.R3),
+					bpf.And32Imm(bpf.R6, int32(r.access)),
+					bpf.JEQ32Imm(bpf.R6, 0, next),
 				)
 			}
-			b.emit(asm.Mov.Imm(asm.R0, 0), asm.Return())
+			b.Emit(bpf.Mov64Imm(bpf.R0, 0), bpf.Exit())
 		}
-		b.label = next
+		b.Label(next)
 	}
 	ret := int32(0)
 	if defaultAllow {
 		ret = 1
 	}
-	b.emit(asm.Mov.Imm(asm.R0, ret), asm.Return())
-	return b.insts
-}
-
-// progBuilder appends instructions; label, when set, names the next one
-// emitted (the target of the jumps that skip the previous rule).
-type progBuilder struct {
-	insts asm.Instructions
-	label string
-}
-
-func (b *progBuilder) emit(ins ...asm.Instruction) {
-	for _, in := range ins {
-		if b.label != "" {
-			in = in.WithSymbol(b.label)
-			b.label = ""
-		}
-		b.insts = append(b.insts, in)
-	}
+	b.Emit(bpf.Mov64Imm(bpf.R0, ret), bpf.Exit())
+	return b.Resolve()
 }

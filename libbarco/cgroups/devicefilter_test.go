@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
+	"github.com/barco-oci/barco/libbarco/cgroups/bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -106,12 +105,15 @@ func TestDeviceProgramLoads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		insts := deviceProgram(effectiveRules(rules))
-		prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Type: ebpf.CGroupDevice, License: "MIT", Instructions: insts})
+		code, err := deviceProgram(effectiveRules(rules))
 		if err != nil {
-			t.Fatalf("set %d: load: %v\n%v", i, err, insts)
+			t.Fatalf("set %d: %v", i, err)
 		}
-		prog.Close()
+		prog, err := bpf.ProgLoad(unix.BPF_PROG_TYPE_CGROUP_DEVICE, code, "MIT", "test")
+		if err != nil {
+			t.Fatalf("set %d: %v", i, err)
+		}
+		unix.Close(prog)
 	}
 }
 
@@ -210,13 +212,76 @@ func TestDeviceFilter(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := attachedDevicePrograms(t, m); n != 1 {
-			t.Errorf("%d device programs attached after two Sets, want 1", n)
+		if names := attachedDevicePrograms(t, m); !slices.Equal(names, []string{deviceProgramName}) {
+			t.Errorf("device programs attached after two Sets: %q, want one %q", names, deviceProgramName)
 		}
 		if got := openInCgroup(t, m, []string{"r:" + node("kmsg")}); got[0] != "denied" {
 			t.Errorf("open kmsg after replacing allow-all by deny-all: %s, want denied", got[0])
 		}
 	})
+}
+
+// TestDetachProgramGone checks that replacing a device program does not
+// fail when an old program went away between the query and the detach.
+func TestDetachProgramGone(t *testing.T) {
+	mount := needCgroup2(t)
+	load := func(t *testing.T) int {
+		code, err := deviceProgram(true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := bpf.ProgLoad(unix.BPF_PROG_TYPE_CGROUP_DEVICE, code, "MIT", "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	idOf := func(t *testing.T, fd int) uint32 {
+		info, err := bpf.ProgInfoByFD(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.ID
+	}
+	tests := []struct {
+		name string
+		// id returns the id to detach from the cgroup cgroupFD.
+		id func(t *testing.T, cgroupFD int) uint32
+	}{
+		{
+			name: "unloaded",
+			id: func(t *testing.T, _ int) uint32 {
+				fd := load(t)
+				id := idOf(t, fd)
+				unix.Close(fd) // the last reference: the id is freed
+				return id
+			},
+		},
+		{
+			name: "loaded but detached",
+			id: func(t *testing.T, _ int) uint32 {
+				fd := load(t)
+				t.Cleanup(func() { unix.Close(fd) })
+				return idOf(t, fd)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := testManager(t, mount, "c")
+			if err := m.Create(nil); err != nil {
+				t.Fatal(err)
+			}
+			fd, err := unix.Open(m.Dir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(fd)
+			if err := detachProgram(fd, tt.id(t, fd)); err != nil {
+				t.Errorf("detachProgram() = %v, want nil", err)
+			}
+		})
+	}
 }
 
 // nodeDir returns a directory where device nodes work: t.TempDir(), unless
@@ -267,18 +332,33 @@ func openInCgroup(t *testing.T, m *Manager, open []string) []string {
 	return got
 }
 
-func attachedDevicePrograms(t *testing.T, m *Manager) int {
+// attachedDevicePrograms returns the names of the device programs attached
+// to m's cgroup.
+func attachedDevicePrograms(t *testing.T, m *Manager) []string {
 	t.Helper()
 	fd, err := unix.Open(m.Dir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	q, err := link.QueryPrograms(link.QueryOptions{Target: fd, Attach: ebpf.AttachCGroupDevice})
+	ids, err := bpf.ProgQuery(fd, unix.BPF_CGROUP_DEVICE)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(q.Programs)
+	var names []string
+	for _, id := range ids {
+		prog, err := bpf.ProgGetFDByID(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := bpf.ProgInfoByFD(prog)
+		unix.Close(prog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, info.Name)
+	}
+	return names
 }
 
 // String renders a rule like a v1 devices.list line, for test messages.

@@ -13,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/link"
+	"github.com/barco-oci/barco/libbarco/cgroups/bpf"
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -86,18 +85,18 @@ func deviceProgramNames(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	defer unix.Close(fd)
-	res, err := link.QueryPrograms(link.QueryOptions{Target: fd, Attach: ebpf.AttachCGroupDevice})
+	ids, err := bpf.ProgQuery(fd, unix.BPF_CGROUP_DEVICE)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
-	for _, p := range res.Programs {
-		prog, err := ebpf.NewProgramFromID(p.ID)
+	for _, id := range ids {
+		prog, err := bpf.ProgGetFDByID(id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		info, err := prog.Info()
-		prog.Close()
+		info, err := bpf.ProgInfoByFD(prog)
+		unix.Close(prog)
 		if err != nil {
 			t.Fatal(err)
 		}
