@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -14,6 +16,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/barco-oci/barco/libbarco/console"
+	"github.com/barco-oci/barco/libbarco/execstub"
 	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/libbarco/nsenter"
 	"github.com/barco-oci/barco/libbarco/rootfs"
@@ -171,6 +174,9 @@ func initContainer(pipe *syncPipe) error {
 	if err := setMemoryPolicy(cfg.MemoryPolicy); err != nil {
 		return err
 	}
+	if b.ExecStubFD > 0 {
+		return execStub(pipe, &b)
+	}
 	p, err := prepareProcess(&cfg.Process, b.Seccomp)
 	if err != nil {
 		return err
@@ -204,6 +210,39 @@ func initContainer(pipe *syncPipe) error {
 	fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
 	os.Exit(127)
 	return nil
+}
+
+// execStub hands the rest of the work to the execstub: it execs barco's
+// binary from b.ExecStubFD, whose constructor reads its plan from the sync
+// socket, prepares the process, reports ready and waits for start without
+// ever starting a Go runtime (see package execstub). The sync socket and
+// the exec fifo stay open across this execve; the stub marks them
+// close-on-exec before its own.
+func execStub(pipe *syncPipe, b *bootstrap) error {
+	syncFD := int(pipe.f.Fd())
+	for _, fd := range []int{syncFD, b.FifoFD} {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("keep fd %d for the exec stub: %w", fd, err)
+		}
+	}
+	if err := pipe.send(syncMsg{Type: msgExecStub}); err != nil {
+		return err
+	}
+	argv, err := syscall.SlicePtrFromStrings([]string{"barco", "init"})
+	if err != nil {
+		return err
+	}
+	envv, err := syscall.SlicePtrFromStrings([]string{execstub.Env + "=" + strconv.Itoa(syncFD)})
+	if err != nil {
+		return err
+	}
+	empty, err := unix.BytePtrFromString("")
+	if err != nil {
+		return err
+	}
+	_, _, e := unix.RawSyscall6(unix.SYS_EXECVEAT, uintptr(b.ExecStubFD), uintptr(unsafe.Pointer(empty)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&envv[0])), unix.AT_EMPTY_PATH, 0)
+	return fmt.Errorf("exec the exec stub: %w", e)
 }
 
 // idleWithoutProcess keeps a container created from a config without a

@@ -178,11 +178,7 @@ func (rt *Runtime) Restore(id string, cfg *configs.Config, opts RestoreOpts) (_ 
 		return nil, fmt.Errorf("criu restore: %w", err)
 	}
 	os.Remove(pidFile)
-	proc, err := os.FindProcess(pid)
-	if err != nil {
-		return nil, err
-	}
-	c.init = &spawned{proc: proc, pid: pid}
+	c.init = &spawned{child: pid, pid: pid}
 	start, _, err := state.ProcStat(pid)
 	if err != nil {
 		return nil, fmt.Errorf("read init start time: %w", err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"syscall"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/console"
+	"github.com/barco-oci/barco/libbarco/execstub"
 	"github.com/barco-oci/barco/libbarco/exeseal"
 	"github.com/barco-oci/barco/libbarco/nsenter"
 	"github.com/barco-oci/barco/libbarco/seccomp"
@@ -53,9 +53,9 @@ type spawnRequest struct {
 
 // spawned is a started init.
 type spawned struct {
-	// proc is our direct child: the init itself, or the intermediate
-	// process of a fork (already reaped then).
-	proc *os.Process
+	// child is the pid of our direct child: the init itself, or the
+	// intermediate process of a fork (already reaped then).
+	child int
 	// pid is the host pid of the process in the container.
 	pid     int
 	console *os.File
@@ -65,22 +65,31 @@ type spawned struct {
 // a shell reports it. A forked process was re-parented to us (the caller is
 // a child subreaper).
 func (s *spawned) wait() (int, error) {
-	p := s.proc
-	if p.Pid != s.pid {
-		var err error
-		if p, err = os.FindProcess(s.pid); err != nil {
-			return -1, err
-		}
-	}
-	ps, err := p.Wait()
+	ws, err := reap(s.pid)
 	if err != nil {
 		return -1, err
 	}
-	ws, ok := ps.Sys().(syscall.WaitStatus)
-	if ok && ws.Signaled() {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
 	}
-	return ps.ExitCode(), nil
+	return ws.ExitStatus(), nil
+}
+
+// reap waits for the exit of pid, a child of ours (or re-parented to us).
+// Raw wait4 rather than os.Process: the os package probes pidfd support
+// with an extra fork the first time it handles a process.
+func reap(pid int) (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, fmt.Errorf("wait for %d: %w", pid, err)
+		}
+		return ws, nil
+	}
 }
 
 // spawn starts the init and waits until it reports ready (or failed). On
@@ -180,38 +189,58 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	// of our own could be overwritten by the ExtraFiles shuffle.
 	exeFD := fdOf(exe)
 
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
-		Args:       []string{"barco", "init"},
-		Env:        env,
-		Stdin:      orStd(req.stdio[0], os.Stdin),
-		Stdout:     orStd(req.stdio[1], os.Stdout),
-		Stderr:     orStd(req.stdio[2], os.Stderr),
-		ExtraFiles: extra,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:   req.clone,
-			Unshareflags: req.unshare,
-			UseCgroupFD:  req.cgroupFD >= 0,
-			CgroupFD:     req.cgroupFD,
-			// Until it reports ready, the init dies with its creator.
-			Pdeathsig: unix.SIGKILL,
-		},
+	// The execstub finishes the process without a Go runtime when it can:
+	// instead of the whole init for exec, after the set-up for create.
+	boot.ExecStubFD = -1
+	var plan []byte
+	if stub, err := stubFor(&boot, exeFD); err != nil {
+		return nil, err
+	} else if stub != nil {
+		if plan, err = stub.Encode(); err != nil {
+			return nil, err
+		}
+		if boot.Exec {
+			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD))
+		}
+	}
+
+	sys := &syscall.SysProcAttr{
+		Cloneflags:   req.clone,
+		Unshareflags: req.unshare,
+		UseCgroupFD:  req.cgroupFD >= 0,
+		CgroupFD:     req.cgroupFD,
+		// Until it reports ready, the init dies with its creator.
+		Pdeathsig: unix.SIGKILL,
 	}
 	if req.clone&unix.CLONE_NEWUSER != 0 {
-		cmd.SysProcAttr.UidMappings = idMaps(req.uidMaps)
-		cmd.SysProcAttr.GidMappings = idMaps(req.gidMaps)
+		sys.UidMappings = idMaps(req.uidMaps)
+		sys.GidMappings = idMaps(req.gidMaps)
 		// An unprivileged user may write a gid_map only after denying
 		// setgroups in the namespace.
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = !rt.Rootless
+		sys.GidMappingsEnableSetgroups = !rt.Rootless
 		// Become the namespace's root before the init is exec'd: the host
 		// uid is not mapped inside, and an unmapped uid gets no
 		// capabilities in the new namespace.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rt.Rootless}
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rt.Rootless}
 	}
-	if err := cmd.Start(); err != nil {
+	files := make([]uintptr, 0, 3+len(extra))
+	for _, f := range []*os.File{orStd(req.stdio[0], os.Stdin), orStd(req.stdio[1], os.Stdout), orStd(req.stdio[2], os.Stderr)} {
+		files = append(files, f.Fd())
+	}
+	for _, f := range extra {
+		files = append(files, f.Fd())
+	}
+	// syscall.StartProcess, not os/exec: no os.Process, whose first use
+	// forks a throw-away child to probe pidfd support.
+	pid, _, err := syscall.StartProcess("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"barco", "init"}, &syscall.ProcAttr{
+		Env:   env,
+		Files: files,
+		Sys:   sys,
+	})
+	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	sp := &spawned{proc: cmd.Process, pid: cmd.Process.Pid}
+	sp := &spawned{child: pid, pid: pid}
 	defer func() {
 		if retErr != nil {
 			sp.kill()
@@ -234,9 +263,10 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		sp.pid = pid
 		// The intermediate exits right after reporting; reaping it also
 		// guarantees the container process has been re-parented.
-		if _, err := cmd.Process.Wait(); err != nil {
-			return nil, fmt.Errorf("wait for nsenter: %w", err)
+		if _, err := reap(sp.child); err != nil {
+			return nil, fmt.Errorf("nsenter: %w", err)
 		}
+		sp.child = 0
 	}
 	boot.State.Pid = sp.pid
 	boot.RuntimeHooks = req.runtimeHooks != nil
@@ -244,10 +274,14 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	if req.runtimeHooks != nil {
 		runHooks = func() error { return req.runtimeHooks(sp.pid) }
 	}
-	if err := pipe.send(boot); err != nil {
+	if boot.Exec && plan != nil {
+		if _, err := parentSock.Write(plan); err != nil {
+			return nil, fmt.Errorf("write exec stub plan: %w", err)
+		}
+	} else if err := pipe.send(boot); err != nil {
 		return nil, err
 	}
-	if err := pipe.waitReady(runHooks); err != nil {
+	if err := pipe.waitReady(runHooks, plan); err != nil {
 		return nil, err
 	}
 	// The init sent the pty master before reporting ready; it waits in
@@ -267,18 +301,49 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	return sp, nil
 }
 
+// stubFor returns the execstub's plan for the init of boot, or nil when the
+// Go init must finish the process itself. For exec the stub replaces the
+// init and makes the terminal and session; for create the init does all the
+// set-up in the container's namespaces, then execs the stub from exeFD,
+// which then waits for start. A container without a mount namespace keeps
+// the Go init: it needs the host's /proc to reach the exec fifo.
+func stubFor(boot *bootstrap, exeFD int) (*execstub.Plan, error) {
+	cfg := boot.Config
+	if !boot.Exec {
+		if _, ok := cfg.Namespace(configs.NEWNS); !ok {
+			return nil, nil
+		}
+	}
+	plan, err := stubPlan(cfg, boot.Seccomp, 3+boot.PreserveFDs)
+	if err != nil || plan == nil {
+		return nil, err
+	}
+	if boot.Exec {
+		plan.Terminal = cfg.Process.Terminal
+		plan.NewSession = !cfg.Process.Terminal
+		plan.ConsoleFD = boot.ConsoleFD
+		plan.ConsoleRows, plan.ConsoleCols = uint16(cfg.Process.ConsoleHeight), uint16(cfg.Process.ConsoleWidth)
+	} else {
+		plan.FifoFD = boot.FifoFD
+		boot.ExecStubFD = exeFD
+	}
+	return plan, nil
+}
+
 // kill kills and reaps a started init after a failure.
 func (s *spawned) kill() {
 	if s.console != nil {
 		s.console.Close()
 	}
 	// Our direct child first (the init, or the nsenter intermediate, which
-	// may not have reported its child yet). Kill and Wait on an already
-	// reaped process are harmless errors.
-	_ = s.proc.Kill()
-	_, _ = s.proc.Wait()
+	// may not have reported its child yet); 0 once reaped.
+	if s.child > 0 {
+		_ = unix.Kill(s.child, unix.SIGKILL)
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(s.child, &ws, 0, nil)
+	}
 	// Never a pid <= 0: kill(2) would hit a whole process group.
-	if s.pid > 0 && s.pid != s.proc.Pid {
+	if s.pid > 0 && s.pid != s.child {
 		_ = unix.Kill(s.pid, unix.SIGKILL)
 		// A forked child is ours only if we are a subreaper; reap it if so.
 		var ws unix.WaitStatus

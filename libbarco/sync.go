@@ -29,6 +29,10 @@ const (
 	// msgHooksDone or msgError.
 	msgRunHooks  = "run-hooks"
 	msgHooksDone = "hooks-done"
+	// The init is about to exec the execstub, which reads its plan (raw
+	// bytes, see execstub.Plan.Encode) from the socket; the parent writes
+	// it and goes on reading messages, now the stub's.
+	msgExecStub = "exec-stub"
 )
 
 type syncMsg struct {
@@ -60,6 +64,10 @@ type bootstrap struct {
 	UnshareCgroupNS bool `json:"unshare_cgroupns,omitempty"`
 	// RuntimeHooks: stop for the parent's prestart/createRuntime hooks.
 	RuntimeHooks bool `json:"runtime_hooks,omitempty"`
+	// ExecStubFD, when >= 0, is barco's own binary: once the container is
+	// set up, the init asks for the plan (msgExecStub) and execs it as the
+	// execstub, which prepares the process and waits for start.
+	ExecStubFD int `json:"exec_stub_fd"`
 }
 
 type syncPipe struct {
@@ -87,8 +95,9 @@ func (s *syncPipe) recv(v any) error {
 }
 
 // waitReady reads the init's messages until it is ready or failed. When
-// the init asks for the runtime hooks, runHooks runs them.
-func (s *syncPipe) waitReady(runHooks func() error) error {
+// the init asks for the runtime hooks, runHooks runs them; when it hands
+// over to the execstub, plan is written for the stub.
+func (s *syncPipe) waitReady(runHooks func() error, plan []byte) error {
 	for {
 		var m syncMsg
 		if err := s.recv(&m); err != nil {
@@ -109,6 +118,13 @@ func (s *syncPipe) waitReady(runHooks func() error) error {
 			}
 			if err := s.send(syncMsg{Type: msgHooksDone}); err != nil {
 				return err
+			}
+		case msgExecStub:
+			if plan == nil {
+				return errors.New("init asked for an exec stub plan nobody made")
+			}
+			if _, err := s.f.Write(plan); err != nil {
+				return fmt.Errorf("write exec stub plan: %w", err)
 			}
 		default:
 			return fmt.Errorf("unexpected message %q from init", m.Type)

@@ -30,23 +30,23 @@ func TestSyncPipeRoundTrip(t *testing.T) {
 	if err := child.send(syncMsg{Type: msgError, Error: "mount /proc: permission denied"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := parent.waitReady(nil); err == nil || err.Error() != "mount /proc: permission denied" {
+	if err := parent.waitReady(nil, nil); err == nil || err.Error() != "mount /proc: permission denied" {
 		t.Fatalf("waitReady: %v", err)
 	}
 	if err := child.send(syncMsg{Type: msgReady}); err != nil {
 		t.Fatal(err)
 	}
-	if err := parent.waitReady(nil); err != nil {
+	if err := parent.waitReady(nil, nil); err != nil {
 		t.Fatalf("waitReady: %v", err)
 	}
 	if err := child.send(syncMsg{Type: "bogus"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := parent.waitReady(nil); err == nil {
+	if err := parent.waitReady(nil, nil); err == nil {
 		t.Fatal("unexpected message accepted")
 	}
 	b.Close()
-	if err := parent.waitReady(nil); err == nil {
+	if err := parent.waitReady(nil, nil); err == nil {
 		t.Fatal("closed pipe reported ready")
 	}
 }

@@ -153,3 +153,35 @@ func Ungrantable(c *configs.Capabilities) []string {
 	}
 	return out
 }
+
+// Masks are capability sets as bit masks: bit n is capability n.
+type Masks struct {
+	LastCap                                              int
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// Masks returns the sets as bit masks with the kernel's last capability,
+// for a loader outside Go. The sets other than the bounding one must still
+// be trimmed to the bounding set in force when they are applied, as Apply
+// does.
+func (s *Sets) Masks() (Masks, error) {
+	last, err := capability.LastCap()
+	if err != nil {
+		return Masks{}, fmt.Errorf("read last capability: %w", err)
+	}
+	mask := func(cs []capability.Cap) uint64 {
+		var m uint64
+		for _, c := range cs {
+			m |= 1 << uint(c)
+		}
+		return m
+	}
+	return Masks{
+		LastCap:     int(last),
+		Bounding:    mask(s.bounding),
+		Effective:   mask(s.effective),
+		Permitted:   mask(s.permitted),
+		Inheritable: mask(s.inheritable),
+		Ambient:     mask(s.ambient),
+	}, nil
+}

@@ -7,7 +7,7 @@ package nsenter
 /*
 #cgo CFLAGS: -Wall -O2
 extern void barco_nsenter(void);
-static void __attribute__((constructor)) barco_nsenter_init(void) { barco_nsenter(); }
+static void __attribute__((constructor(200))) barco_nsenter_init(void) { barco_nsenter(); }
 */
 import "C"
 

@@ -230,3 +230,19 @@ func usesNotify(s *specs.LinuxSeccomp) bool {
 	}
 	return false
 }
+
+// Raw returns the program as the kernel's struct sock_filter array and the
+// flags to load it with, for a loader outside Go. It refuses a notifying
+// program: its listener must be passed on, which Load does.
+func (p *Program) Raw() (filter []byte, flags uint, err error) {
+	if p.notify {
+		return nil, 0, errors.New("seccomp: a notifying program has a listener to hand over")
+	}
+	filter = make([]byte, 0, len(p.insns)*sockFilterSize)
+	for _, in := range p.insns {
+		filter = binary.NativeEndian.AppendUint16(filter, in.Code)
+		filter = append(filter, in.Jt, in.Jf)
+		filter = binary.NativeEndian.AppendUint32(filter, in.K)
+	}
+	return filter, p.flags &^ unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, nil
+}
