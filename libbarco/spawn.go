@@ -278,7 +278,7 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		if _, err := parentSock.Write(plan); err != nil {
 			return nil, fmt.Errorf("write exec stub plan: %w", err)
 		}
-	} else if err := pipe.send(boot); err != nil {
+	} else if err := pipe.send(boot.forInit()); err != nil {
 		return nil, err
 	}
 	if err := pipe.waitReady(runHooks, plan); err != nil {

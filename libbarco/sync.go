@@ -70,6 +70,20 @@ type bootstrap struct {
 	ExecStubFD int `json:"exec_stub_fd"`
 }
 
+// forInit is the bootstrap as sent to the init: without what only the
+// parent uses (resources, the seccomp profile, which arrives compiled, and
+// the hooks the parent runs). Decoding less JSON is a large part of the
+// init's start-up.
+func (b bootstrap) forInit() bootstrap {
+	cfg := *b.Config
+	cfg.Resources = nil
+	cfg.Seccomp = nil
+	cfg.Annotations = nil
+	cfg.Hooks = configs.Hooks{CreateContainer: cfg.Hooks.CreateContainer, StartContainer: cfg.Hooks.StartContainer}
+	b.Config = &cfg
+	return b
+}
+
 type syncPipe struct {
 	f   *os.File
 	enc *json.Encoder

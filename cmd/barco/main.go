@@ -1,5 +1,11 @@
 // Command barco is a runc-compatible OCI container runtime. This package
 // only parses flags and prints results; the work is in libbarco.
+//
+// Every barco process lives for milliseconds with one P (see main): it
+// needs no background goroutine that keeps GOMAXPROCS in step with the
+// cgroup's CPU limit.
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (
