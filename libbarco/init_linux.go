@@ -136,17 +136,8 @@ func initContainer(pipe *syncPipe) error {
 			return err
 		}
 	}
-	if _, ok := cfg.Namespace(configs.NEWUTS); ok {
-		if cfg.Hostname != "" {
-			if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-				return fmt.Errorf("sethostname: %w", err)
-			}
-		}
-		if cfg.Domainname != "" {
-			if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
-				return fmt.Errorf("setdomainname: %w", err)
-			}
-		}
+	if err := setHostname(cfg); err != nil {
+		return err
 	}
 	if cfg.Process.Terminal {
 		if err := setupTerminal(b.ConsoleFD, &cfg.Process, true); err != nil {
@@ -209,6 +200,25 @@ func initContainer(pipe *syncPipe) error {
 	err = p.exec()
 	fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
 	os.Exit(127)
+	return nil
+}
+
+// setHostname sets the hostname and domain name of a container with a UTS
+// namespace.
+func setHostname(cfg *configs.Config) error {
+	if _, ok := cfg.Namespace(configs.NEWUTS); !ok {
+		return nil
+	}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return fmt.Errorf("sethostname: %w", err)
+		}
+	}
+	if cfg.Domainname != "" {
+		if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname: %w", err)
+		}
+	}
 	return nil
 }
 

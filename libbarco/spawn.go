@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -95,6 +96,13 @@ func reap(pid int) (unix.WaitStatus, error) {
 // spawn starts the init and waits until it reports ready (or failed). On
 // failure everything it started is killed and reaped.
 func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
+	// The child's parent-death signal fires when the thread that forked it
+	// exits, not the process: keep this goroutine on its thread until the
+	// child is ready (and has cleared the signal), so that no locked
+	// goroutine that ends (the set-up thread of outside_linux.go) can take
+	// this thread with it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	empty, err := rt.emptyDir()
 	if err != nil {
 		return nil, err
@@ -193,14 +201,26 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	// instead of the whole init for exec, after the set-up for create.
 	boot.ExecStubFD = -1
 	var plan []byte
+	// outside: the stub is the container's process from the start and
+	// this process sets up its namespaces (see outside_linux.go).
+	outside := false
 	if stub, err := stubFor(&boot, exeFD); err != nil {
 		return nil, err
 	} else if stub != nil {
+		outside = canSetupFromOutside(req, rt.Rootless)
+		switch {
+		case boot.Exec:
+			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD))
+		case outside:
+			boot.ExecStubFD = -1
+			stub.NewSession = true
+			if !boot.NoNewKeyring {
+				stub.SessionKeyring = "_ses." + boot.ID
+			}
+			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD)+"p")
+		}
 		if plan, err = stub.Encode(); err != nil {
 			return nil, err
-		}
-		if boot.Exec {
-			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD))
 		}
 	}
 
@@ -274,7 +294,18 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	if req.runtimeHooks != nil {
 		runHooks = func() error { return req.runtimeHooks(sp.pid) }
 	}
-	if boot.Exec && plan != nil {
+	if outside {
+		ctx, err := console.RecvFd(parentSock)
+		if err != nil {
+			return nil, fmt.Errorf("receive the container's procfs context: %w", err)
+		}
+		err = setupFromOutside(sp.pid, boot.Config, int(ctx.Fd()))
+		ctx.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	if plan != nil && (boot.Exec || outside) {
 		if _, err := parentSock.Write(plan); err != nil {
 			return nil, fmt.Errorf("write exec stub plan: %w", err)
 		}

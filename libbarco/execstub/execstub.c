@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/keyctl.h>
+#include <linux/mount.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -162,6 +164,24 @@ static char **strs(struct plan *pl)
 	return v;
 }
 
+// send_fd passes fd over the unix socket sock with name as the payload.
+static int send_fd(int sock, const char *name, int fd)
+{
+	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
+}
+
 static void setup_terminal(int console_fd, uint16_t rows, uint16_t cols)
 {
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -193,20 +213,7 @@ static void setup_terminal(int console_fd, uint16_t rows, uint16_t cols)
 		fail(1, "set controlling terminal: %s", errstr(errno));
 	// The master goes to the console socket, named as libbarco's
 	// console.SendFd names it.
-	char name[] = "ptmx";
-	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name) - 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof(u));
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (sendmsg(console_fd, &msg, 0) < 0)
+	if (send_fd(console_fd, "ptmx", master) < 0)
 		fail(1, "send console: %s", errstr(errno));
 	close(master);
 	close(console_fd);
@@ -346,6 +353,17 @@ void barco_execstub(void)
 	// Nobody in the container may open our fds or ptrace us while we hold
 	// host resources; execve resets this.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (strchr(env, 'p')) {
+		// The parent sets up the container's mounts from outside, but a
+		// procfs shows the pid namespace of whoever opens its context:
+		// open it here, in the container's, and hand it over.
+		int ctx = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
+		if (ctx < 0)
+			fail(1, "fsopen proc: %s", errstr(errno));
+		if (send_fd(sync_fd, "proc", ctx) < 0)
+			fail(1, "send proc context: %s", errstr(errno));
+		close(ctx);
+	}
 
 	uint32_t len;
 	read_full(sync_fd, &len, sizeof(len));
@@ -391,6 +409,7 @@ void barco_execstub(void)
 	for (uint32_t i = 0; i < sc_len; i++)
 		take(&pl, &insns[i], sizeof(insns[i]));
 	char *cwd = str(&pl);
+	char *keyring = str(&pl);
 	char **argv = strs(&pl);
 	char **envp = strs(&pl);
 	if (!argv[0])
@@ -403,6 +422,10 @@ void barco_execstub(void)
 	} else if ((flags & F_NEW_SESSION) && setsid() < 0) {
 		fail(1, "setsid: %s", errstr(errno));
 	}
+	// A session keyring of its own, so the container cannot read or fill
+	// the keys of whoever started it.
+	if (keyring[0] && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, keyring) < 0 && errno != ENOSYS)
+		fail(1, "join session keyring: %s", errstr(errno));
 	// Only stdio and the preserved fds reach the program.
 	if (syscall(SYS_close_range, first_closed, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
 		fail(1, "close extra fds: %s", errstr(errno));

@@ -30,7 +30,9 @@ import (
 )
 
 // Env is the environment variable that makes a re-executed barco run the
-// stub; its value is the sync socket's fd number.
+// stub; its value is the sync socket's fd number, followed by "p" when the
+// stub must first send the parent a procfs context (fsopen) of its pid
+// namespace, as a "proc" message with the fd attached.
 const Env = "_BARCO_EXECSTUB"
 
 const planMagic = 0x31545342 // "BST1", little-endian
@@ -68,6 +70,9 @@ type Plan struct {
 	Rlimits       []Rlimit
 	Caps          *caps.Masks
 	Cwd           string
+	// SessionKeyring, when set, is the name of a new session keyring to
+	// join.
+	SessionKeyring string
 	// Seccomp is a raw BPF program (struct sock_filter array) loaded with
 	// SeccompFlags; before the user changes when SeccompEarly, else right
 	// before execve.
@@ -160,6 +165,7 @@ func (p *Plan) Encode() ([]byte, error) {
 	u32(uint32(len(p.Seccomp) / 8))
 	b = append(b, p.Seccomp...)
 	str(p.Cwd)
+	str(p.SessionKeyring)
 	u32(uint32(len(p.Args)))
 	for _, a := range p.Args {
 		str(a)

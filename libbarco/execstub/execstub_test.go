@@ -72,6 +72,13 @@ func TestEncodeRefuses(t *testing.T) {
 // program's output.
 func runStub(t *testing.T, p *Plan) (msg map[string]string, out string) {
 	t.Helper()
+	return runStubMode(t, p, "", nil)
+}
+
+// runStubMode is runStub with mode appended to the fd in the environment;
+// before sends the plan, beforePlan (if any) talks to the stub.
+func runStubMode(t *testing.T, p *Plan, mode string, beforePlan func(sock *os.File)) (msg map[string]string, out string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -88,7 +95,7 @@ func runStub(t *testing.T, p *Plan) (msg map[string]string, out string) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{Env + "=3"}
+	cmd.Env = []string{Env + "=3" + mode}
 	cmd.ExtraFiles = []*os.File{child}
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
@@ -97,6 +104,9 @@ func runStub(t *testing.T, p *Plan) (msg map[string]string, out string) {
 		t.Fatal(err)
 	}
 	child.Close()
+	if beforePlan != nil {
+		beforePlan(parent)
+	}
 	if _, err := parent.Write(b); err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +182,50 @@ func TestStubUserCapsAndSeccomp(t *testing.T) {
 		"NoNewPrivs:\t1\nSeccomp:\t2\ndenied\n"
 	if out != want {
 		t.Fatalf("output %q, want %q", out, want)
+	}
+}
+
+// In "p" mode the stub first hands over a procfs context of its own pid
+// namespace; here the test's, so a procfs made from it shows the stub.
+func TestStubSendsProcContext(t *testing.T) {
+	var ctxOK bool
+	msg, out := runStubMode(t, &Plan{ConsoleFD: -1, FifoFD: -1, Cwd: "/", Args: []string{"/bin/true"}}, "p", func(sock *os.File) {
+		buf := make([]byte, 16)
+		oob := make([]byte, unix.CmsgSpace(4))
+		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil || string(buf[:n]) != "proc" {
+			t.Errorf("recvmsg: %q, %v", buf[:n], err)
+			return
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			t.Errorf("control message: %v", err)
+			return
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			t.Errorf("rights: %v", err)
+			return
+		}
+		defer unix.Close(fds[0])
+		if err := unix.FsconfigCreate(fds[0]); err != nil {
+			t.Errorf("create procfs from the context: %v", err)
+			return
+		}
+		mnt, err := unix.Fsmount(fds[0], unix.FSMOUNT_CLOEXEC, 0)
+		if err != nil {
+			t.Errorf("fsmount: %v", err)
+			return
+		}
+		defer unix.Close(mnt)
+		_, err = unix.Openat(mnt, "self", unix.O_PATH|unix.O_CLOEXEC, 0)
+		ctxOK = err == nil
+	})
+	if msg["type"] != "ready" || out != "" {
+		t.Fatalf("message %v, output %q", msg, out)
+	}
+	if !ctxOK {
+		t.Fatal("no usable procfs context")
 	}
 }
 

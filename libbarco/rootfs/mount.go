@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -21,8 +22,9 @@ const bindRemountFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.
 	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
 
 // mountOne mounts m inside the rootfs open as root. userns is the user
-// namespace fd of an idmapped mount, or -1.
-func mountOne(root *os.File, m *configs.Mount, inUserNS bool, userns int) error {
+// namespace fd of an idmapped mount, or -1; procCtx is the procfs context
+// to mount a proc mount from, or -1.
+func mountOne(root *os.File, m *configs.Mount, inUserNS bool, userns, procCtx int) error {
 	dir := true
 	if m.IsBind() {
 		st, err := os.Stat(m.Source)
@@ -45,9 +47,12 @@ func mountOne(root *os.File, m *configs.Mount, inUserNS bool, userns int) error 
 		defer under.Close()
 	}
 	var remount bool
-	if userns >= 0 {
+	switch {
+	case userns >= 0:
 		remount, err = mountIDMapped(target, m, userns)
-	} else {
+	case procCtx >= 0:
+		err = mountProcContext(target, m, procCtx)
+	default:
 		remount, err = mountFirst(target, m, inUserNS)
 	}
 	if err != nil {
@@ -140,6 +145,71 @@ func remountBind(path string, flags, clear uintptr) error {
 	flags |= cur &^ clear
 	if err := unix.Mount("", path, "", flags|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
 		return fmt.Errorf("remount bind: %w", err)
+	}
+	return nil
+}
+
+// procAttrs are the mount flags a proc mount may have, as mount attributes.
+var procAttrs = []struct {
+	flag uintptr
+	attr uint64
+}{
+	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},
+	{unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+	{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV},
+	{unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+	{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME},
+	{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
+	{unix.MS_RELATIME, unix.MOUNT_ATTR_RELATIME},
+}
+
+// ProcContextFlags are the mount flags a proc mount made from a context
+// can have; a mount with others needs mount(2) in the pid namespace.
+const ProcContextFlags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC |
+	unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_STRICTATIME | unix.MS_RELATIME
+
+// mountProcContext creates the procfs of the context ctx with m's options
+// and moves it onto the target.
+func mountProcContext(target *os.File, m *configs.Mount, ctx int) error {
+	if m.Flags&^ProcContextFlags != 0 {
+		return fmt.Errorf("mount proc: flags %#x need mount(2)", m.Flags&^ProcContextFlags)
+	}
+	if m.Source != "" {
+		if err := unix.FsconfigSetString(ctx, "source", m.Source); err != nil {
+			return fmt.Errorf("mount proc: source %s: %w", m.Source, err)
+		}
+	}
+	for _, opt := range strings.Split(m.Data, ",") {
+		if opt == "" {
+			continue
+		}
+		var err error
+		if k, v, ok := strings.Cut(opt, "="); ok {
+			err = unix.FsconfigSetString(ctx, k, v)
+		} else {
+			err = unix.FsconfigSetFlag(ctx, opt)
+		}
+		if err != nil {
+			return fmt.Errorf("mount proc: option %s: %w", opt, err)
+		}
+	}
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return fmt.Errorf("mount proc: %w", err)
+	}
+	var attr uint64
+	for _, a := range procAttrs {
+		if m.Flags&a.flag != 0 {
+			attr |= a.attr
+		}
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, int(attr))
+	if err != nil {
+		return fmt.Errorf("mount proc: fsmount: %w", err)
+	}
+	defer unix.Close(mnt)
+	if err := unix.MoveMount(mnt, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount proc: move_mount: %w", err)
 	}
 	return nil
 }

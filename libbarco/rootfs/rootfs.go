@@ -24,6 +24,12 @@ type Options struct {
 	BeforePivot func() error
 	// IDMapFDs are the user namespace fds of idmapped mounts, by index.
 	IDMapFDs map[int]int
+	// ProcContext, when > 0, is a procfs context (fsopen) made by a
+	// process in the container's pid namespace; the proc mount is made
+	// from it. A caller that is not in that pid namespace itself (it set
+	// up the mounts from outside, through setns) must pass one: a procfs
+	// shows the pid namespace of the process that opens it.
+	ProcContext int
 }
 
 // Prepare mounts everything of cfg under cfg.Rootfs and makes it the root
@@ -57,7 +63,11 @@ func Prepare(cfg *configs.Config, opts Options) error {
 		if !idmapped {
 			userns = -1
 		}
-		if err := mountOne(root, m, opts.InUserNS, userns); err != nil {
+		procCtx := -1
+		if m.Type == "proc" && opts.ProcContext > 0 {
+			procCtx = opts.ProcContext
+		}
+		if err := mountOne(root, m, opts.InUserNS, userns, procCtx); err != nil {
 			return fmt.Errorf("mount %s: %w", m.Destination, err)
 		}
 		switch {
@@ -156,9 +166,20 @@ func moveRoot(rootfs string) error {
 // read-only, because binding needs writable mount points only for missing
 // targets, which masked paths never create.
 func Finalize(cfg *configs.Config) error {
-	root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return finalizeAt(cfg, "/")
+}
+
+// FinalizeBeforePivot does what Finalize does, on the rootfs before
+// pivot_root (Options.BeforePivot): for a caller outside the container's
+// pid namespace, whose /proc/self is not in the container's /proc.
+func FinalizeBeforePivot(cfg *configs.Config) error {
+	return finalizeAt(cfg, cfg.Rootfs)
+}
+
+func finalizeAt(cfg *configs.Config, rootPath string) error {
+	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open /: %w", err)
+		return fmt.Errorf("open %s: %w", rootPath, err)
 	}
 	defer root.Close()
 	for _, p := range cfg.ReadonlyPaths {
@@ -172,7 +193,7 @@ func Finalize(cfg *configs.Config) error {
 		}
 	}
 	if cfg.Readonly {
-		if err := remountBind("/", unix.MS_RDONLY, 0); err != nil {
+		if err := remountBind(rootPath, unix.MS_RDONLY, 0); err != nil {
 			return fmt.Errorf("make root read-only: %w", err)
 		}
 	}

@@ -1,0 +1,119 @@
+package libbarco
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/rootfs"
+)
+
+// A container whose namespaces are all new and whose process the execstub
+// can finish is set up "from outside": the execstub is the container's
+// process from the start, and a thread of barco itself joins its
+// namespaces and mounts the rootfs, so that no second Go runtime starts.
+// The stub opens the procfs context (a procfs shows the pid namespace of
+// whoever opens it), and the masked and read-only paths are done before
+// pivot_root (this thread's /proc/self is not in the container's /proc).
+
+// outsideNamespaces are the namespaces the setup thread joins, the mount
+// namespace last: joining it changes the thread's root.
+var outsideNamespaces = []configs.NamespaceType{configs.NEWIPC, configs.NEWUTS, configs.NEWNET, configs.NEWCGROUP, configs.NEWNS}
+
+// canSetupFromOutside reports whether req qualifies: a new mount namespace,
+// no user or time namespace (a thread cannot join a user namespace, and
+// the time one needs its offsets written by the process), nothing joined
+// by path, no hook that runs inside the set-up, no terminal (the stub
+// makes one only for exec), pivot_root, at most one proc mount with flags
+// a mount attribute can express, and a privileged caller.
+func canSetupFromOutside(req *spawnRequest, rootless bool) bool {
+	b := &req.boot
+	cfg := b.Config
+	if b.Exec || rootless || b.NoPivot || b.UnshareCgroupNS || req.runtimeHooks != nil ||
+		len(req.join) > 0 || req.nsUnshare != 0 || req.fork || len(req.idmapUserns) > 0 ||
+		cfg.Process.Terminal || len(cfg.Hooks.CreateContainer) > 0 || !cfg.NewNamespace(configs.NEWNS) {
+		return false
+	}
+	for _, ns := range cfg.Namespaces {
+		if ns.Path != "" || ns.Type == configs.NEWUSER || ns.Type == configs.NEWTIME {
+			return false
+		}
+	}
+	procs := 0
+	for _, m := range cfg.Mounts {
+		if m.Type == "proc" {
+			procs++
+			if m.Flags&^rootfs.ProcContextFlags != 0 {
+				return false
+			}
+		}
+	}
+	return procs <= 1
+}
+
+// setupFromOutside sets up the namespaces of the process pid (the execstub,
+// waiting for its plan) as the init would: rootfs, hostname, sysctls,
+// masked and read-only paths. procCtx is the stub's procfs context, or -1.
+func setupFromOutside(pid int, cfg *configs.Config, procCtx int) error {
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, t := range outsideNamespaces {
+		if !cfg.NewNamespace(t) {
+			continue
+		}
+		f, err := openNamespace(fmt.Sprintf("/proc/%d/ns/%s", pid, procNSName[t]), t)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread takes on the container's namespaces
+		// and root, and the runtime ends it with this goroutine.
+		runtime.LockOSThread()
+		errc <- setupOnThread(cfg, files, procCtx)
+	}()
+	return <-errc
+}
+
+func setupOnThread(cfg *configs.Config, ns []*os.File, procCtx int) error {
+	// A thread shares its root and cwd with the process until it unshares
+	// them; setns into a mount namespace needs them to be its own.
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare fs: %w", err)
+	}
+	for _, f := range ns {
+		if err := unix.Setns(int(f.Fd()), 0); err != nil {
+			return fmt.Errorf("join %s: %w", f.Name(), err)
+		}
+	}
+	opts := rootfs.Options{
+		ProcContext: procCtx,
+		BeforePivot: func() error {
+			if err := setHostname(cfg); err != nil {
+				return err
+			}
+			// The /proc here is the host's; a sysctl file shows the
+			// namespaces of whoever opens it, which are the container's.
+			if err := writeSysctls(cfg.Sysctl); err != nil {
+				return err
+			}
+			if err := rootfs.FinalizeBeforePivot(cfg); err != nil {
+				return fmt.Errorf("finalize rootfs: %w", err)
+			}
+			return nil
+		},
+	}
+	if err := rootfs.Prepare(cfg, opts); err != nil {
+		return fmt.Errorf("prepare rootfs: %w", err)
+	}
+	return nil
+}
