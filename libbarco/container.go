@@ -140,6 +140,26 @@ func (c *Container) saveConfig(cfg *configs.Config) error {
 	return c.h.WriteFile(configName, data, 0o600)
 }
 
+// lifecycleConfig is the part of the stored config that start and delete
+// use. Decoding only it spares a short-lived command the reflection set-up
+// for the whole config type, a good part of its start-up cost.
+type lifecycleConfig struct {
+	Process struct{ Args []string }
+	Hooks   struct{ Poststart, Poststop []configs.Hook }
+}
+
+func (c *Container) lifecycleConfig() (*lifecycleConfig, error) {
+	data, err := c.h.ReadFile(configName)
+	if err != nil {
+		return nil, err
+	}
+	var lc lifecycleConfig
+	if err := json.Unmarshal(data, &lc); err != nil {
+		return nil, fmt.Errorf("%s: %w", c.h.Path(configName), err)
+	}
+	return &lc, nil
+}
+
 // Config returns the engine config the container was created with.
 func (c *Container) Config() (*configs.Config, error) {
 	data, err := c.h.ReadFile(configName)

@@ -24,7 +24,7 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state: %w", s, ErrNotCreated)
 	}
-	cfg, err := c.Config()
+	cfg, err := c.lifecycleConfig()
 	if err != nil {
 		return err
 	}
@@ -53,16 +53,16 @@ func (c *Container) Start() error {
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
-	return c.runPoststart(cfg)
+	return c.runPoststart(cfg.Hooks.Poststart)
 }
 
 // runPoststart runs the poststart hooks; if one fails the container is
 // stopped and start fails, as runtime-spec 1.3 asks.
-func (c *Container) runPoststart(cfg *configs.Config) error {
-	if len(cfg.Hooks.Poststart) == 0 {
+func (c *Container) runPoststart(poststart []configs.Hook) error {
+	if len(poststart) == 0 {
 		return nil
 	}
-	if err := hooks.RunAll("poststart", cfg.Hooks.Poststart, c.specState(specs.StateRunning)); err != nil {
+	if err := hooks.RunAll("poststart", poststart, c.specState(specs.StateRunning)); err != nil {
 		if kerr := c.killAndWait(); kerr != nil {
 			c.rt.Log.Warn("stop container after failed poststart hook", "id", c.ID, "error", kerr)
 		}
