@@ -149,15 +149,56 @@ type lifecycleConfig struct {
 }
 
 func (c *Container) lifecycleConfig() (*lifecycleConfig, error) {
-	data, err := c.h.ReadFile(configName)
-	if err != nil {
+	var lc lifecycleConfig
+	return &lc, c.decodeConfig(&lc)
+}
+
+// execView is the part of the stored config that exec uses: not the
+// mounts, devices, resources or hooks.
+type execView struct {
+	OCIVersion, Bundle, Rootfs string
+	Namespaces                 []configs.Namespace
+	UIDMappings, GIDMappings   []configs.IDMap
+	CgroupsPath                string
+	Seccomp                    *specs.LinuxSeccomp
+	MemoryPolicy               *configs.MemoryPolicy
+	TimeOffsets                map[string]specs.LinuxTimeOffset
+	Process                    configs.Process
+	Annotations                map[string]string
+}
+
+// execConfig is the stored config with only the fields of execView set.
+func (c *Container) execConfig() (*configs.Config, error) {
+	var v execView
+	if err := c.decodeConfig(&v); err != nil {
 		return nil, err
 	}
-	var lc lifecycleConfig
-	if err := json.Unmarshal(data, &lc); err != nil {
-		return nil, fmt.Errorf("%s: %w", c.h.Path(configName), err)
+	return &configs.Config{
+		OCIVersion: v.OCIVersion, Bundle: v.Bundle, Rootfs: v.Rootfs,
+		Namespaces: v.Namespaces, UIDMappings: v.UIDMappings, GIDMappings: v.GIDMappings,
+		CgroupsPath: v.CgroupsPath, Seccomp: v.Seccomp, MemoryPolicy: v.MemoryPolicy,
+		TimeOffsets: v.TimeOffsets, Process: v.Process, Annotations: v.Annotations,
+	}, nil
+}
+
+// ProcessConfig returns the process of the config the container was
+// created with (the defaults of exec).
+func (c *Container) ProcessConfig() (*configs.Process, error) {
+	var v struct{ Process configs.Process }
+	return &v.Process, c.decodeConfig(&v)
+}
+
+// decodeConfig decodes the stored config into v, a struct with some of the
+// fields of configs.Config.
+func (c *Container) decodeConfig(v any) error {
+	data, err := c.h.ReadFile(configName)
+	if err != nil {
+		return err
 	}
-	return &lc, nil
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", c.h.Path(configName), err)
+	}
+	return nil
 }
 
 // Config returns the engine config the container was created with.
@@ -230,8 +271,8 @@ func (c *Container) specState(status specs.ContainerState) specs.State {
 // systemdUnit rebuilds the systemd manager of a container created with
 // --systemd-cgroup, from its config and the cgroup path systemd gave it.
 func (c *Container) systemdUnit() (*systemd.Manager, error) {
-	cfg, err := c.Config()
-	if err != nil {
+	var cfg struct{ CgroupsPath string }
+	if err := c.decodeConfig(&cfg); err != nil {
 		return nil, err
 	}
 	unit, err := systemd.New(cfg.CgroupsPath, c.ID, c.rt.Rootless)

@@ -60,7 +60,7 @@ func (c *Container) Exec(proc *configs.Process, opts ExecOpts) (*Process, error)
 	if opts.PreserveFDs < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", opts.PreserveFDs)
 	}
-	cfg, err := c.Config()
+	cfg, err := c.execConfig()
 	if err != nil {
 		return nil, err
 	}

@@ -119,11 +119,11 @@ func execProcess(ctx *cli.Context, c *libbarco.Container) (*configs.Process, err
 	if ctx.NArg() < 2 {
 		return nil, fmt.Errorf("exec: no command given; usage: barco exec %s", ctx.Command.ArgsUsage)
 	}
-	cfg, err := c.Config()
+	proc, err := c.ProcessConfig()
 	if err != nil {
 		return nil, err
 	}
-	p := cfg.Process
+	p := *proc
 	p.Args = ctx.Args().Slice()[1:]
 	p.Terminal = ctx.Bool("tty")
 	p.ConsoleHeight, p.ConsoleWidth = 0, 0
