@@ -7,7 +7,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/libbarco/rootfs"
 )
 
@@ -21,20 +24,22 @@ import (
 
 // outsideNamespaces are the namespaces the setup thread joins, the mount
 // namespace last: joining it changes the thread's root.
-var outsideNamespaces = []configs.NamespaceType{configs.NEWIPC, configs.NEWUTS, configs.NEWNET, configs.NEWCGROUP, configs.NEWNS}
+// The pid namespace only matters to the createContainer hooks the thread
+// starts: joining it makes them its members.
+var outsideNamespaces = []configs.NamespaceType{configs.NEWIPC, configs.NEWUTS, configs.NEWNET, configs.NEWCGROUP, configs.NEWPID, configs.NEWNS}
 
 // canSetupFromOutside reports whether req qualifies: a new mount namespace,
 // no user or time namespace (a thread cannot join a user namespace, and
 // the time one needs its offsets written by the process), nothing joined
-// by path, no hook that runs inside the set-up, no terminal (the stub
-// makes one only for exec), pivot_root, at most one proc mount with flags
-// a mount attribute can express, and a privileged caller.
+// by path, no cgroup namespace to make late (systemd), no terminal (the
+// stub makes one only for exec), pivot_root, at most one proc mount with
+// flags a mount attribute can express, and a privileged caller.
 func canSetupFromOutside(req *spawnRequest, rootless bool) bool {
 	b := &req.boot
 	cfg := b.Config
-	if b.Exec || rootless || b.NoPivot || b.UnshareCgroupNS || req.runtimeHooks != nil ||
+	if b.Exec || rootless || b.NoPivot || b.UnshareCgroupNS ||
 		len(req.join) > 0 || req.nsUnshare != 0 || req.fork || len(req.idmapUserns) > 0 ||
-		cfg.Process.Terminal || len(cfg.Hooks.CreateContainer) > 0 || !cfg.NewNamespace(configs.NEWNS) {
+		cfg.Process.Terminal || !cfg.NewNamespace(configs.NEWNS) {
 		return false
 	}
 	for _, ns := range cfg.Namespaces {
@@ -55,9 +60,10 @@ func canSetupFromOutside(req *spawnRequest, rootless bool) bool {
 }
 
 // setupFromOutside sets up the namespaces of the process pid (the execstub,
-// waiting for its plan) as the init would: rootfs, hostname, sysctls,
-// masked and read-only paths. procCtx is the stub's procfs context, or -1.
-func setupFromOutside(pid int, cfg *configs.Config, procCtx int) error {
+// waiting for its plan) as the init would: rootfs, createContainer hooks
+// (with st), hostname, sysctls, masked and read-only paths. procCtx is the
+// stub's procfs context, or -1.
+func setupFromOutside(pid int, cfg *configs.Config, st specs.State, procCtx int) error {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -79,12 +85,12 @@ func setupFromOutside(pid int, cfg *configs.Config, procCtx int) error {
 		// Never unlocked: the thread takes on the container's namespaces
 		// and root, and the runtime ends it with this goroutine.
 		runtime.LockOSThread()
-		errc <- setupOnThread(cfg, files, procCtx)
+		errc <- setupOnThread(cfg, st, files, procCtx)
 	}()
 	return <-errc
 }
 
-func setupOnThread(cfg *configs.Config, ns []*os.File, procCtx int) error {
+func setupOnThread(cfg *configs.Config, st specs.State, ns []*os.File, procCtx int) error {
 	// A thread shares its root and cwd with the process until it unshares
 	// them; setns into a mount namespace needs them to be its own.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
@@ -98,6 +104,11 @@ func setupOnThread(cfg *configs.Config, ns []*os.File, procCtx int) error {
 	opts := rootfs.Options{
 		ProcContext: procCtx,
 		BeforePivot: func() error {
+			// Started from this thread, the hooks are in the container's
+			// namespaces, with the host's paths still reachable.
+			if err := hooks.RunAll("createContainer", cfg.Hooks.CreateContainer, st); err != nil {
+				return err
+			}
 			if err := setHostname(cfg); err != nil {
 				return err
 			}

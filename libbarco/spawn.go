@@ -299,7 +299,17 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		if err != nil {
 			return nil, fmt.Errorf("receive the container's procfs context: %w", err)
 		}
-		err = setupFromOutside(sp.pid, boot.Config, int(ctx.Fd()))
+		// The namespaces exist and nothing is mounted yet: the point of
+		// the prestart and createRuntime hooks.
+		if req.runtimeHooks != nil {
+			if err := req.runtimeHooks(sp.pid); err != nil {
+				ctx.Close()
+				return nil, err
+			}
+		}
+		st := boot.State
+		st.Pid = sp.pid
+		err = setupFromOutside(sp.pid, boot.Config, st, int(ctx.Fd()))
 		ctx.Close()
 		if err != nil {
 			return nil, err
