@@ -1,6 +1,7 @@
 package libbarco
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/console"
 	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/libbarco/rootfs"
 )
@@ -31,15 +33,15 @@ var outsideNamespaces = []configs.NamespaceType{configs.NEWIPC, configs.NEWUTS, 
 // canSetupFromOutside reports whether req qualifies: a new mount namespace,
 // no user or time namespace (a thread cannot join a user namespace, and
 // the time one needs its offsets written by the process), nothing joined
-// by path, no cgroup namespace to make late (systemd), no terminal (the
-// stub makes one only for exec), pivot_root, at most one proc mount with
-// flags a mount attribute can express, and a privileged caller.
+// by path, no cgroup namespace to make late (systemd), pivot_root, at most
+// one proc mount with flags a mount attribute can express, and a
+// privileged caller.
 func canSetupFromOutside(req *spawnRequest, rootless bool) bool {
 	b := &req.boot
 	cfg := b.Config
 	if b.Exec || rootless || b.NoPivot || b.UnshareCgroupNS ||
 		len(req.join) > 0 || req.nsUnshare != 0 || req.fork || len(req.idmapUserns) > 0 ||
-		cfg.Process.Terminal || !cfg.NewNamespace(configs.NEWNS) {
+		!cfg.NewNamespace(configs.NEWNS) {
 		return false
 	}
 	for _, ns := range cfg.Namespaces {
@@ -61,9 +63,11 @@ func canSetupFromOutside(req *spawnRequest, rootless bool) bool {
 
 // setupFromOutside sets up the namespaces of the process pid (the execstub,
 // waiting for its plan) as the init would: rootfs, createContainer hooks
-// (with st), hostname, sysctls, masked and read-only paths. procCtx is the
-// stub's procfs context, or -1.
-func setupFromOutside(pid int, cfg *configs.Config, st specs.State, procCtx int) error {
+// (with st), hostname, sysctls, masked and read-only paths, and the
+// terminal. procCtx is the stub's procfs context, or -1. With a terminal,
+// the pty's master goes to consoleSock and its slave is returned, for the
+// stub.
+func setupFromOutside(pid int, cfg *configs.Config, st specs.State, procCtx int, consoleSock *os.File) (tty *os.File, err error) {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -76,29 +80,35 @@ func setupFromOutside(pid int, cfg *configs.Config, st specs.State, procCtx int)
 		}
 		f, err := openNamespace(fmt.Sprintf("/proc/%d/ns/%s", pid, procNSName[t]), t)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files = append(files, f)
 	}
-	errc := make(chan error, 1)
+	type result struct {
+		tty *os.File
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
 		// Never unlocked: the thread takes on the container's namespaces
 		// and root, and the runtime ends it with this goroutine.
 		runtime.LockOSThread()
-		errc <- setupOnThread(cfg, st, files, procCtx)
+		tty, err := setupOnThread(cfg, st, files, procCtx, consoleSock)
+		done <- result{tty, err}
 	}()
-	return <-errc
+	r := <-done
+	return r.tty, r.err
 }
 
-func setupOnThread(cfg *configs.Config, st specs.State, ns []*os.File, procCtx int) error {
+func setupOnThread(cfg *configs.Config, st specs.State, ns []*os.File, procCtx int, consoleSock *os.File) (*os.File, error) {
 	// A thread shares its root and cwd with the process until it unshares
 	// them; setns into a mount namespace needs them to be its own.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return fmt.Errorf("unshare fs: %w", err)
+		return nil, fmt.Errorf("unshare fs: %w", err)
 	}
 	for _, f := range ns {
 		if err := unix.Setns(int(f.Fd()), 0); err != nil {
-			return fmt.Errorf("join %s: %w", f.Name(), err)
+			return nil, fmt.Errorf("join %s: %w", f.Name(), err)
 		}
 	}
 	opts := rootfs.Options{
@@ -124,7 +134,34 @@ func setupOnThread(cfg *configs.Config, st specs.State, ns []*os.File, procCtx i
 		},
 	}
 	if err := rootfs.Prepare(cfg, opts); err != nil {
-		return fmt.Errorf("prepare rootfs: %w", err)
+		return nil, fmt.Errorf("prepare rootfs: %w", err)
 	}
-	return nil
+	if !cfg.Process.Terminal {
+		return nil, nil
+	}
+	// After pivot_root the paths are the container's: its devpts, its
+	// /dev/console.
+	return makeTerminal(consoleSock, &cfg.Process)
+}
+
+// makeTerminal creates a pty in the container's devpts, binds its slave over
+// /dev/console, sends its master to sock and returns the slave.
+func makeTerminal(sock *os.File, p *configs.Process) (*os.File, error) {
+	if sock == nil {
+		return nil, errors.New("process.terminal is set but there is no console socket")
+	}
+	master, path, err := console.NewPty()
+	if err != nil {
+		return nil, err
+	}
+	defer master.Close()
+	slave, err := console.OpenSlave(path, p.ConsoleHeight, p.ConsoleWidth, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := console.SendFd(sock, master); err != nil {
+		slave.Close()
+		return nil, fmt.Errorf("send console: %w", err)
+	}
+	return slave, nil
 }

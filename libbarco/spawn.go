@@ -208,12 +208,14 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		return nil, err
 	} else if stub != nil {
 		outside = canSetupFromOutside(req, rt.Rootless)
+		cfg0 := boot.Config
 		switch {
 		case boot.Exec:
 			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD))
 		case outside:
 			boot.ExecStubFD = -1
-			stub.NewSession = true
+			stub.TTYFromParent = cfg0.Process.Terminal
+			stub.NewSession = !cfg0.Process.Terminal
 			if !boot.NoNewKeyring {
 				stub.SessionKeyring = "_ses." + boot.ID
 			}
@@ -267,7 +269,8 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		}
 	}()
 	childSock.Close()
-	if consoleChild != nil {
+	if consoleChild != nil && !outside {
+		// From outside, the pty is made here (the deferred Close ends it).
 		consoleChild.Close()
 	}
 	if seccompChild != nil {
@@ -294,6 +297,7 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	if req.runtimeHooks != nil {
 		runHooks = func() error { return req.runtimeHooks(sp.pid) }
 	}
+	var tty *os.File
 	if outside {
 		ctx, err := console.RecvFd(parentSock)
 		if err != nil {
@@ -309,15 +313,23 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		}
 		st := boot.State
 		st.Pid = sp.pid
-		err = setupFromOutside(sp.pid, boot.Config, st, int(ctx.Fd()))
+		tty, err = setupFromOutside(sp.pid, boot.Config, st, int(ctx.Fd()), consoleChild)
 		ctx.Close()
 		if err != nil {
 			return nil, err
+		}
+		if tty != nil {
+			defer tty.Close()
 		}
 	}
 	if plan != nil && (boot.Exec || outside) {
 		if _, err := parentSock.Write(plan); err != nil {
 			return nil, fmt.Errorf("write exec stub plan: %w", err)
+		}
+		if tty != nil {
+			if err := console.SendFd(parentSock, tty); err != nil {
+				return nil, fmt.Errorf("send the terminal to the container: %w", err)
+			}
 		}
 	} else if err := pipe.send(boot.forInit()); err != nil {
 		return nil, err

@@ -80,22 +80,12 @@ func RecvFd(sock *os.File) (*os.File, error) {
 // stdio of the calling process; for a container's init (asConsole) it is
 // also bound over /dev/console.
 func SetupSlave(path string, rows, cols uint, asConsole bool) error {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	slave, err := OpenSlave(path, rows, cols, asConsole)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err
 	}
-	defer unix.Close(fd)
-	if rows > 0 || cols > 0 {
-		ws := &unix.Winsize{Row: uint16(rows), Col: uint16(cols)}
-		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws); err != nil {
-			return fmt.Errorf("set console size: %w", err)
-		}
-	}
-	if asConsole {
-		if err := bindConsole(path); err != nil {
-			return err
-		}
-	}
+	defer slave.Close()
+	fd := int(slave.Fd())
 	for i := 0; i < 3; i++ {
 		if err := unix.Dup3(fd, i, 0); err != nil {
 			return fmt.Errorf("dup pty to fd %d: %w", i, err)
@@ -112,6 +102,31 @@ func SetupSlave(path string, rows, cols uint, asConsole bool) error {
 
 // bindConsole makes /dev/console the pty slave. /dev is the container's own
 // tmpfs at this point (after pivot_root), so plain paths stay inside it.
+// OpenSlave opens the pty slave at path and sets its size; with asConsole
+// it is also bound over /dev/console. The caller, or a process it passes
+// the slave to, makes it its terminal.
+func OpenSlave(path string, rows, cols uint, asConsole bool) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	slave := os.NewFile(uintptr(fd), path)
+	if rows > 0 || cols > 0 {
+		ws := &unix.Winsize{Row: uint16(rows), Col: uint16(cols)}
+		if err := unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws); err != nil {
+			slave.Close()
+			return nil, fmt.Errorf("set console size: %w", err)
+		}
+	}
+	if asConsole {
+		if err := bindConsole(path); err != nil {
+			slave.Close()
+			return nil, err
+		}
+	}
+	return slave, nil
+}
+
 func bindConsole(slave string) error {
 	// O_EXCL: an existing node is only a mount point, never opened.
 	fd, err := unix.Open("/dev/console", unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_RDONLY, 0o600)

@@ -44,6 +44,7 @@ enum {
 	F_SECCOMP_EARLY = 1 << 5,
 	F_WAIT_FIFO = 1 << 6,
 	F_NEW_SESSION = 1 << 7,
+	F_TTY_FROM_PARENT = 1 << 8,
 };
 
 static int sync_fd = -1;
@@ -182,6 +183,47 @@ static int send_fd(int sock, const char *name, int fd)
 	return sendmsg(sock, &msg, 0) < 0 ? -1 : 0;
 }
 
+// recv_fd receives one fd sent with send_fd (libbarco's console.SendFd).
+static int recv_fd(int sock)
+{
+	char name[64];
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	memset(&u, 0, sizeof(u));
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+	ssize_t n;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (n == 0 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+		errno = EBADMSG;
+		return -1;
+	}
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+// take_terminal makes the pty slave tty stdio and the controlling terminal
+// of a new session.
+static void take_terminal(int tty)
+{
+	for (int i = 0; i < 3; i++)
+		if (dup3(tty, i, 0) < 0)
+			fail(1, "dup pty to fd %d: %s", i, errstr(errno));
+	close(tty);
+	if (setsid() < 0)
+		fail(1, "setsid: %s", errstr(errno));
+	if (ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(1, "set controlling terminal: %s", errstr(errno));
+}
+
 static void setup_terminal(int console_fd, uint16_t rows, uint16_t cols)
 {
 	int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -203,14 +245,7 @@ static void setup_terminal(int console_fd, uint16_t rows, uint16_t cols)
 		if (ioctl(slave, TIOCSWINSZ, &ws) < 0)
 			fail(1, "set console size: %s", errstr(errno));
 	}
-	for (int i = 0; i < 3; i++)
-		if (dup3(slave, i, 0) < 0)
-			fail(1, "dup pty to fd %d: %s", i, errstr(errno));
-	close(slave);
-	if (setsid() < 0)
-		fail(1, "setsid: %s", errstr(errno));
-	if (ioctl(0, TIOCSCTTY, 0) < 0)
-		fail(1, "set controlling terminal: %s", errstr(errno));
+	take_terminal(slave);
 	// The master goes to the console socket, named as libbarco's
 	// console.SendFd names it.
 	if (send_fd(console_fd, "ptmx", master) < 0)
@@ -415,7 +450,14 @@ void barco_execstub(void)
 	if (!argv[0])
 		fail(1, "process.args is empty");
 
-	if (flags & F_TERMINAL) {
+	if (flags & F_TTY_FROM_PARENT) {
+		// The parent made the pty in the container (and sent its master
+		// to the console socket); the slave follows the plan.
+		int tty = recv_fd(sync_fd);
+		if (tty < 0)
+			fail(1, "receive terminal: %s", errstr(errno));
+		take_terminal(tty);
+	} else if (flags & F_TERMINAL) {
 		if (console_fd < 0)
 			fail(1, "process.terminal is set but there is no console socket");
 		setup_terminal(console_fd, rows, cols);

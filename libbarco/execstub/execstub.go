@@ -47,6 +47,7 @@ const (
 	flagSeccompEarly
 	flagWaitFifo
 	flagNewSession
+	flagTTYFromParent
 )
 
 // Rlimit is one process.rlimits entry.
@@ -64,6 +65,10 @@ type Plan struct {
 	ConsoleFD                int
 	ConsoleRows, ConsoleCols uint16
 	NewSession               bool
+	// TTYFromParent: the parent sends a pty slave (SCM_RIGHTS, right
+	// after the plan) to make the stdio and controlling terminal of a new
+	// session.
+	TTYFromParent bool
 	// FirstClosedFD: fds from here on are closed at execve.
 	FirstClosedFD int
 	OOMScoreAdj   *int
@@ -113,6 +118,7 @@ func (p *Plan) Encode() ([]byte, error) {
 	set(p.SeccompEarly, flagSeccompEarly)
 	set(p.FifoFD >= 0, flagWaitFifo)
 	set(p.NewSession, flagNewSession)
+	set(p.TTYFromParent, flagTTYFromParent)
 
 	b := make([]byte, 4, 256+len(p.Seccomp))
 	u32 := func(v uint32) { b = binary.LittleEndian.AppendUint32(b, v) }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/caps"
+	"github.com/barco-oci/barco/libbarco/console"
 )
 
 func TestEncodeLayout(t *testing.T) {
@@ -72,12 +73,12 @@ func TestEncodeRefuses(t *testing.T) {
 // program's output.
 func runStub(t *testing.T, p *Plan) (msg map[string]string, out string) {
 	t.Helper()
-	return runStubMode(t, p, "", nil)
+	return runStubMode(t, p, "", nil, nil)
 }
 
 // runStubMode is runStub with mode appended to the fd in the environment;
-// before sends the plan, beforePlan (if any) talks to the stub.
-func runStubMode(t *testing.T, p *Plan, mode string, beforePlan func(sock *os.File)) (msg map[string]string, out string) {
+// beforePlan and afterPlan (if any) talk to the stub around the plan.
+func runStubMode(t *testing.T, p *Plan, mode string, beforePlan, afterPlan func(sock *os.File)) (msg map[string]string, out string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -109,6 +110,9 @@ func runStubMode(t *testing.T, p *Plan, mode string, beforePlan func(sock *os.Fi
 	}
 	if _, err := parent.Write(b); err != nil {
 		t.Fatal(err)
+	}
+	if afterPlan != nil {
+		afterPlan(parent)
 	}
 	line, _ := bufio.NewReader(parent).ReadString('\n')
 	_ = cmd.Wait()
@@ -220,12 +224,43 @@ func TestStubSendsProcContext(t *testing.T) {
 		defer unix.Close(mnt)
 		_, err = unix.Openat(mnt, "self", unix.O_PATH|unix.O_CLOEXEC, 0)
 		ctxOK = err == nil
-	})
+	}, nil)
 	if msg["type"] != "ready" || out != "" {
 		t.Fatalf("message %v, output %q", msg, out)
 	}
 	if !ctxOK {
 		t.Fatal("no usable procfs context")
+	}
+}
+
+// With TTYFromParent the stub takes the pty slave sent after the plan as
+// its stdio and controlling terminal.
+func TestStubTakesTerminalFromParent(t *testing.T) {
+	master, path, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	slave, err := console.OpenSlave(path, 0, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	plan := &Plan{ConsoleFD: -1, FifoFD: -1, TTYFromParent: true, Cwd: "/", Env: []string{"PATH=/bin:/usr/bin"},
+		Args: []string{"sh", "-c", `[ -t 0 ] && [ -t 1 ] && [ "$(tty)" = "$0" ] && echo on-the-tty`, path}}
+	msg, _ := runStubMode(t, plan, "", nil, func(sock *os.File) {
+		if err := console.SendFd(sock, slave); err != nil {
+			t.Error(err)
+		}
+	})
+	if msg["type"] != "ready" {
+		t.Fatalf("message %v", msg)
+	}
+	slave.Close()
+	buf := make([]byte, 256)
+	n, _ := master.Read(buf)
+	if got := strings.TrimSpace(string(buf[:n])); got != "on-the-tty" {
+		t.Fatalf("read %q from the pty, want on-the-tty", got)
 	}
 }
 
