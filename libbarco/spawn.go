@@ -198,31 +198,29 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	exeFD := fdOf(exe)
 
 	// The execstub finishes the process without a Go runtime when it can:
-	// instead of the whole init for exec, after the set-up for create.
+	// instead of the whole init for exec, after the set-up for create, or
+	// from the start when this process sets the container up from outside
+	// (see outside_linux.go).
 	boot.ExecStubFD = -1
-	var plan []byte
-	// outside: the stub is the container's process from the start and
-	// this process sets up its namespaces (see outside_linux.go).
-	outside := false
-	if stub, err := stubFor(&boot, exeFD); err != nil {
+	stub, err := stubFor(&boot, exeFD)
+	if err != nil {
 		return nil, err
-	} else if stub != nil {
-		outside = canSetupFromOutside(req, rt.Rootless)
-		cfg0 := boot.Config
+	}
+	outside := stub != nil && canSetupFromOutside(req, rt.Rootless)
+	var plan []byte
+	if stub != nil {
+		if outside {
+			stubFromOutside(stub, &boot)
+		}
+		if plan, err = stub.Encode(); err != nil {
+			return nil, err
+		}
 		switch {
 		case boot.Exec:
 			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD))
 		case outside:
-			boot.ExecStubFD = -1
-			stub.TTYFromParent = cfg0.Process.Terminal
-			stub.NewSession = !cfg0.Process.Terminal
-			if !boot.NoNewKeyring {
-				stub.SessionKeyring = "_ses." + boot.ID
-			}
+			// "p": first hand over a procfs context.
 			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD)+"p")
-		}
-		if plan, err = stub.Encode(); err != nil {
-			return nil, err
 		}
 	}
 
@@ -381,6 +379,19 @@ func stubFor(boot *bootstrap, exeFD int) (*execstub.Plan, error) {
 		boot.ExecStubFD = exeFD
 	}
 	return plan, nil
+}
+
+// stubFromOutside adapts the plan of a container set up from outside: the
+// stub is its init, so it joins the session keyring and, with a terminal,
+// takes the pty slave the set-up thread makes.
+func stubFromOutside(stub *execstub.Plan, boot *bootstrap) {
+	boot.ExecStubFD = -1
+	terminal := boot.Config.Process.Terminal
+	stub.TTYFromParent = terminal
+	stub.NewSession = !terminal
+	if !boot.NoNewKeyring {
+		stub.SessionKeyring = "_ses." + boot.ID
+	}
 }
 
 // kill kills and reaps a started init after a failure.
