@@ -60,3 +60,45 @@ func stubPlan(cfg *configs.Config, filter *seccomp.Program, firstClosedFD int) (
 	}
 	return plan, nil
 }
+
+// stubFor returns the execstub's plan for the init of boot, or nil when the
+// Go init must finish the process itself. For exec the stub replaces the
+// init and makes the terminal and session; for create the init does all the
+// set-up in the container's namespaces, then execs the stub from exeFD,
+// which then waits for start. A container without a mount namespace keeps
+// the Go init: it needs the host's /proc to reach the exec fifo.
+func stubFor(boot *bootstrap, exeFD int) (*execstub.Plan, error) {
+	cfg := boot.Config
+	if !boot.Exec {
+		if _, ok := cfg.Namespace(configs.NEWNS); !ok {
+			return nil, nil
+		}
+	}
+	plan, err := stubPlan(cfg, boot.Seccomp, 3+boot.PreserveFDs)
+	if err != nil || plan == nil {
+		return nil, err
+	}
+	if boot.Exec {
+		plan.Terminal = cfg.Process.Terminal
+		plan.NewSession = !cfg.Process.Terminal
+		plan.ConsoleFD = boot.ConsoleFD
+		plan.ConsoleRows, plan.ConsoleCols = uint16(cfg.Process.ConsoleHeight), uint16(cfg.Process.ConsoleWidth)
+	} else {
+		plan.FifoFD = boot.FifoFD
+		boot.ExecStubFD = exeFD
+	}
+	return plan, nil
+}
+
+// stubFromOutside adapts the plan of a container set up from outside: the
+// stub is its init, so it joins the session keyring and, with a terminal,
+// takes the pty slave the set-up thread makes.
+func stubFromOutside(stub *execstub.Plan, boot *bootstrap) {
+	boot.ExecStubFD = -1
+	terminal := boot.Config.Process.Terminal
+	stub.TTYFromParent = terminal
+	stub.NewSession = !terminal
+	if !boot.NoNewKeyring {
+		stub.SessionKeyring = "_ses." + boot.ID
+	}
+}
