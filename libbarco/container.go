@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/barco-oci/barco/libbarco/cgroups"
 	"github.com/barco-oci/barco/libbarco/cgroups/systemd"
 	"github.com/barco-oci/barco/libbarco/configs"
@@ -104,7 +105,7 @@ func (c *Container) frozen() bool {
 	if c.st.CgroupPath == "" {
 		return false
 	}
-	data, err := os.ReadFile(c.st.CgroupPath + "/cgroup.freeze")
+	data, err := sysfile.Read(c.st.CgroupPath + "/cgroup.freeze")
 	return err == nil && strings.TrimSpace(string(data)) == "1"
 }
 

@@ -3,8 +3,9 @@ package state
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // ProcStat returns the start time (field 22, in clock ticks since boot) and
@@ -15,7 +16,7 @@ func ProcStat(pid int) (startTime uint64, state byte, err error) {
 		return 0, 0, fmt.Errorf("proc stat: invalid pid %d", pid)
 	}
 	path := "/proc/" + strconv.Itoa(pid) + "/stat"
-	data, err := os.ReadFile(path)
+	data, err := sysfile.Read(path)
 	if err != nil {
 		return 0, 0, err
 	}
