@@ -34,8 +34,8 @@ var outsideNamespaces = []configs.NamespaceType{configs.NEWIPC, configs.NEWUTS, 
 // no user or time namespace (a thread cannot join a user namespace, and
 // the time one needs its offsets written by the process), nothing joined
 // by path, no cgroup namespace to make late (systemd), pivot_root, at most
-// one proc mount with flags a mount attribute can express, and a
-// privileged caller.
+// one proc mount with flags a mount attribute can express, a privileged
+// caller, and fsopen (new mount API) allowed.
 func canSetupFromOutside(req *spawnRequest, rootless bool) bool {
 	b := &req.boot
 	cfg := b.Config
@@ -58,7 +58,18 @@ func canSetupFromOutside(req *spawnRequest, rootless bool) bool {
 			}
 		}
 	}
-	return procs <= 1
+	return procs <= 1 && procContextWorks()
+}
+
+// procContextWorks reports whether this kernel (and any seccomp filter
+// barco runs under) allows fsopen("proc"), which the stub needs.
+func procContextWorks() bool {
+	fd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // setupFromOutside sets up the namespaces of the process pid (the execstub,
