@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // StateFile is the name of the state file inside a container directory.
@@ -163,13 +164,7 @@ func (h *Handle) ReadFile(name string) ([]byte, error) {
 	if err := h.checkName(name); err != nil {
 		return nil, err
 	}
-	fd, err := unix.Openat(h.fd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: h.Path(name), Err: err}
-	}
-	f := os.NewFile(uintptr(fd), h.Path(name))
-	defer f.Close()
-	return io.ReadAll(f)
+	return sysfile.ReadAt(h.fd, name, unix.O_NOFOLLOW, h.Path(name))
 }
 
 // checkName keeps auxiliary files directly inside the container directory.

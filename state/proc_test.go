@@ -69,9 +69,10 @@ func TestProcStatSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The test process is reading its own stat, so it is running.
-	if state != 'R' {
-		t.Errorf("state of the running test = %q, want 'R'", state)
+	// The stat of a process is its main thread's, which may be asleep
+	// while another thread of the test reads it; it is alive in any case.
+	if !strings.ContainsRune("RSD", rune(state)) {
+		t.Errorf("state of the running test = %q, want R, S or D", state)
 	}
 	again, _, err := ProcStat(os.Getpid())
 	if err != nil {

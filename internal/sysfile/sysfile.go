@@ -15,12 +15,21 @@ import (
 // Read returns the contents of the file at path. Errors are *os.PathError,
 // so errors.Is(err, os.ErrNotExist) works as with os.ReadFile.
 func Read(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	return ReadAt(unix.AT_FDCWD, path, 0, path)
+}
+
+// ReadAt is Read of name relative to the directory fd dirfd, opened with
+// the extra open flags (such as O_NOFOLLOW); errors name the file display.
+func ReadAt(dirfd int, name string, flags int, display string) ([]byte, error) {
+	open := func() (int, error) {
+		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|flags, 0)
+	}
+	fd, err := open()
 	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		fd, err = open()
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, &os.PathError{Op: "open", Path: display, Err: err}
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, 0, 512)
@@ -33,7 +42,7 @@ func Read(path string) ([]byte, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+			return nil, &os.PathError{Op: "read", Path: display, Err: err}
 		}
 		if n == 0 {
 			return buf, nil
