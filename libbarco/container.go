@@ -52,6 +52,25 @@ func (rt *Runtime) Load(id string) (*Container, error) {
 	return &Container{ID: id, rt: rt, h: h, st: st}, nil
 }
 
+// LoadLocked is Load under the container's exclusive lock, taken before the
+// state is read, so that it is read once.
+func (rt *Runtime) LoadLocked(id string) (*Container, error) {
+	h, err := rt.Store.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Lock(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	st, err := h.Load()
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return &Container{ID: id, rt: rt, h: h, st: st}, nil
+}
+
 // Close releases the container's handle (and its lock).
 func (c *Container) Close() error { return c.h.Close() }
 

@@ -21,7 +21,7 @@ func deleteCommand(g *globals) *cli.Command {
 				return err
 			}
 			force := ctx.Bool("force")
-			c, err := g.loadContainer(ctx)
+			c, err := g.loadLockedContainer(ctx)
 			if errors.Is(err, state.ErrNotCreated) && force {
 				return forceRemoveHalfCreated(g, ctx.Args().First())
 			}
@@ -33,9 +33,6 @@ func deleteCommand(g *globals) *cli.Command {
 				return err
 			}
 			defer c.Close()
-			if err := c.Lock(); err != nil {
-				return err
-			}
 			return c.Delete(force)
 		},
 	}

@@ -109,6 +109,19 @@ func (g *globals) loadContainer(ctx *cli.Context) (*libbarco.Container, error) {
 	return rt.Load(id)
 }
 
+// loadLockedContainer is loadContainer under the container's lock.
+func (g *globals) loadLockedContainer(ctx *cli.Context) (*libbarco.Container, error) {
+	id, err := containerID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := g.runtime()
+	if err != nil {
+		return nil, err
+	}
+	return rt.LoadLocked(id)
+}
+
 func containerID(ctx *cli.Context) (string, error) {
 	if ctx.NArg() < 1 {
 		return "", errors.New("container id cannot be empty")
@@ -143,14 +156,11 @@ func (g *globals) lockedAction(do func(*libbarco.Container) error) cli.ActionFun
 		if err := checkArgs(ctx, 1, 1); err != nil {
 			return err
 		}
-		c, err := g.loadContainer(ctx)
+		c, err := g.loadLockedContainer(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		if err := c.Lock(); err != nil {
-			return err
-		}
 		return do(c)
 	}
 }
