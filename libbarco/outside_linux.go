@@ -24,10 +24,10 @@ import (
 // whoever opens it), and the masked and read-only paths are done before
 // pivot_root (this thread's /proc/self is not in the container's /proc).
 
-// outsideNamespaces are the namespaces the setup thread joins, the mount
-// namespace last: joining it changes the thread's root.
-// The pid namespace only matters to the createContainer hooks the thread
-// starts: joining it makes them its members.
+// outsideNamespaces are the namespaces the set-up thread joins, the mount
+// namespace last: joining it changes the thread's root. The pid namespace
+// only matters to the createContainer hooks the thread starts, which join
+// it as the container's processes.
 var outsideNamespaces = []configs.NamespaceType{configs.NEWIPC, configs.NEWUTS, configs.NEWNET, configs.NEWCGROUP, configs.NEWPID, configs.NEWNS}
 
 // canSetupFromOutside reports whether req qualifies: a new mount namespace,
