@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,11 +51,25 @@ func (s *Store) Create(id string) (*Handle, error) {
 	// place without replacing anything: the id appears already locked.
 	// The temporary name leaves the id out so that any id short enough for
 	// a directory name (NAME_MAX) works.
-	tmp := filepath.Join(s.Root, ".new-"+strconv.FormatUint(rand.Uint64(), 36))
+	//
+	// Until the temporary directory is locked, the root is held with a
+	// shared lock: SweepAbandoned, holding it exclusively, then knows that
+	// an unlocked temporary directory belongs to a create that died.
+	root, err := openDir(s.Root)
+	if err != nil {
+		return nil, fmt.Errorf("create container %q: %w", id, &os.PathError{Op: "open", Path: s.Root, Err: err})
+	}
+	if err := flock(root, unix.LOCK_SH); err != nil {
+		_ = unix.Close(root)
+		return nil, fmt.Errorf("create container %q: %w", id, &os.PathError{Op: "flock", Path: s.Root, Err: err})
+	}
+	tmp := filepath.Join(s.Root, tmpPrefix+strconv.FormatUint(rand.Uint64(), 36))
 	if err := unix.Mkdir(tmp, 0o711); err != nil {
+		_ = unix.Close(root)
 		return nil, fmt.Errorf("create container %q: mkdir %s: %w", id, tmp, err)
 	}
 	fd, err := openLockedDir(tmp)
+	_ = unix.Close(root)
 	if err != nil {
 		_ = unix.Rmdir(tmp)
 		return nil, fmt.Errorf("create container %q: %w", id, err)
@@ -77,6 +92,48 @@ func (s *Store) Create(id string) (*Handle, error) {
 		return nil, fmt.Errorf("create container %q: rename %s: %w", id, tmp, err)
 	}
 	return &Handle{ID: id, Dir: dir, fd: fd}, nil
+}
+
+// tmpPrefix starts the name of a container directory being created.
+const tmpPrefix = ".new-"
+
+// SweepAbandoned removes the temporary directories of creates that died
+// before moving them into place (they are empty then). It holds the root's
+// lock exclusively, so no create is between making its temporary
+// directory and locking it; one that is not locked belongs to nobody.
+func (s *Store) SweepAbandoned() error {
+	root, err := openDir(s.Root)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: s.Root, Err: err}
+	}
+	defer unix.Close(root)
+	if err := flock(root, unix.LOCK_EX); err != nil {
+		return &os.PathError{Op: "flock", Path: s.Root, Err: err}
+	}
+	entries, err := readDir(s.Root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), tmpPrefix) {
+			continue
+		}
+		fd, err := unix.Openat(root, e.Name(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+			if err := unix.Unlinkat(root, e.Name(), unix.AT_REMOVEDIR); err != nil && !errors.Is(err, unix.ENOENT) {
+				_ = unix.Close(fd)
+				return &os.PathError{Op: "rmdir", Path: filepath.Join(s.Root, e.Name()), Err: err}
+			}
+		}
+		_ = unix.Close(fd)
+	}
+	return nil
 }
 
 func (s *Store) createPlain(id, dir string) (*Handle, error) {

@@ -632,3 +632,42 @@ func TestCreateLongID(t *testing.T) {
 		t.Errorf("List() = %v, %v", got, err)
 	}
 }
+
+// A temporary directory nobody holds is an abandoned create and goes; one
+// whose create still holds it (locked), a container and other hidden
+// entries stay.
+func TestSweepAbandoned(t *testing.T) {
+	s := newTestStore(t)
+	h, err := s.Create("kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	abandoned := filepath.Join(s.Root, tmpPrefix+"dead")
+	mustMkdir(t, abandoned)
+	busy := filepath.Join(s.Root, tmpPrefix+"busy")
+	mustMkdir(t, busy)
+	fd, err := openLockedDir(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	other := filepath.Join(s.Root, ".seccomp-cache")
+	mustMkdir(t, other)
+
+	if err := s.SweepAbandoned(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abandoned); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("abandoned %s is still there: %v", abandoned, err)
+	}
+	for _, p := range []string{busy, other, filepath.Join(s.Root, "kept")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	// A missing root has nothing to sweep.
+	if err := (&Store{Root: filepath.Join(s.Root, "missing")}).SweepAbandoned(); err != nil {
+		t.Errorf("missing root: %v", err)
+	}
+}

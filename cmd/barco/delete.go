@@ -25,9 +25,15 @@ func deleteCommand(g *globals) *cli.Command {
 			if errors.Is(err, state.ErrNotCreated) && force {
 				return forceRemoveHalfCreated(g, ctx.Args().First())
 			}
-			// A forced delete is idempotent, as containerd expects.
+			// A forced delete is idempotent, as containerd expects; it
+			// also clears what a create killed before naming its
+			// directory left.
 			if errors.Is(err, state.ErrNotExist) && force {
-				return nil
+				rt, err := g.runtime()
+				if err != nil {
+					return err
+				}
+				return rt.Store.SweepAbandoned()
 			}
 			if err != nil {
 				return err
