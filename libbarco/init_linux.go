@@ -344,28 +344,6 @@ func sendNotifyFD(b *bootstrap, p *readyProcess) error {
 	return nil
 }
 
-// setupTerminal creates the pty inside the container, sends its master to
-// the console socket and makes the slave our stdio and controlling tty.
-func setupTerminal(consoleFD int, p *configs.Process, asConsole bool) error {
-	if consoleFD < 0 {
-		return errors.New("process.terminal is set but there is no console socket")
-	}
-	sock := os.NewFile(uintptr(consoleFD), "console-socket")
-	defer sock.Close()
-	master, slave, err := console.NewPty()
-	if err != nil {
-		return err
-	}
-	defer master.Close()
-	if err := console.SetupSlave(slave, p.ConsoleHeight, p.ConsoleWidth, asConsole); err != nil {
-		return err
-	}
-	if err := console.SendFd(sock, master); err != nil {
-		return fmt.Errorf("send console: %w", err)
-	}
-	return nil
-}
-
 // waitForStart blocks until `barco start` opens the exec fifo, then writes
 // one byte so start knows the init got past this point. The write end is
 // close-on-exec: start sees EOF once the container process runs.

@@ -1,7 +1,6 @@
 package libbarco
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,7 +10,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/barco-oci/barco/libbarco/configs"
-	"github.com/barco-oci/barco/libbarco/console"
 	"github.com/barco-oci/barco/libbarco/hooks"
 	"github.com/barco-oci/barco/libbarco/rootfs"
 )
@@ -23,12 +21,6 @@ import (
 // The stub opens the procfs context (a procfs shows the pid namespace of
 // whoever opens it), and the masked and read-only paths are done before
 // pivot_root (this thread's /proc/self is not in the container's /proc).
-
-// outsideNamespaces are the namespaces the set-up thread joins, the mount
-// namespace last: joining it changes the thread's root. The pid namespace
-// only matters to the createContainer hooks the thread starts, which join
-// it as the container's processes.
-var outsideNamespaces = []configs.NamespaceType{configs.NEWIPC, configs.NEWUTS, configs.NEWNET, configs.NEWCGROUP, configs.NEWPID, configs.NEWNS}
 
 // canSetupFromOutside reports whether req qualifies: a new mount namespace,
 // no user or time namespace (a thread cannot join a user namespace, and
@@ -79,22 +71,14 @@ func procContextWorks() bool {
 // the pty's master goes to consoleSock and its slave is returned, for the
 // stub.
 func setupFromOutside(pid int, cfg *configs.Config, st specs.State, procCtx int, consoleSock *os.File) (tty *os.File, err error) {
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	for _, t := range outsideNamespaces {
-		if !cfg.NewNamespace(t) {
-			continue
-		}
-		f, err := openNamespace(fmt.Sprintf("/proc/%d/ns/%s", pid, procNSName[t]), t)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
+	// The mount namespace comes last (joining it changes the thread's
+	// root). The pid namespace only matters to the createContainer hooks
+	// the thread starts, which join it as the container's processes.
+	ns, err := openNamespaces(pid, cfg)
+	if err != nil {
+		return nil, err
 	}
+	defer closeNamespaces(ns)
 	type result struct {
 		tty *os.File
 		err error
@@ -104,22 +88,22 @@ func setupFromOutside(pid int, cfg *configs.Config, st specs.State, procCtx int,
 		// Never unlocked: the thread takes on the container's namespaces
 		// and root, and the runtime ends it with this goroutine.
 		runtime.LockOSThread()
-		tty, err := setupOnThread(cfg, st, files, procCtx, consoleSock)
+		tty, err := setupOnThread(cfg, st, ns, procCtx, consoleSock)
 		done <- result{tty, err}
 	}()
 	r := <-done
 	return r.tty, r.err
 }
 
-func setupOnThread(cfg *configs.Config, st specs.State, ns []*os.File, procCtx int, consoleSock *os.File) (*os.File, error) {
+func setupOnThread(cfg *configs.Config, st specs.State, ns []nsFile, procCtx int, consoleSock *os.File) (*os.File, error) {
 	// A thread shares its root and cwd with the process until it unshares
 	// them; setns into a mount namespace needs them to be its own.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return nil, fmt.Errorf("unshare fs: %w", err)
 	}
-	for _, f := range ns {
-		if err := unix.Setns(int(f.Fd()), 0); err != nil {
-			return nil, fmt.Errorf("join %s: %w", f.Name(), err)
+	for _, n := range ns {
+		if err := unix.Setns(int(n.File.Fd()), 0); err != nil {
+			return nil, fmt.Errorf("join %s: %w", n.File.Name(), err)
 		}
 	}
 	opts := rootfs.Options{
@@ -152,27 +136,5 @@ func setupOnThread(cfg *configs.Config, st specs.State, ns []*os.File, procCtx i
 	}
 	// After pivot_root the paths are the container's: its devpts, its
 	// /dev/console.
-	return makeTerminal(consoleSock, &cfg.Process)
-}
-
-// makeTerminal creates a pty in the container's devpts, binds its slave over
-// /dev/console, sends its master to sock and returns the slave.
-func makeTerminal(sock *os.File, p *configs.Process) (*os.File, error) {
-	if sock == nil {
-		return nil, errors.New("process.terminal is set but there is no console socket")
-	}
-	master, path, err := console.NewPty()
-	if err != nil {
-		return nil, err
-	}
-	defer master.Close()
-	slave, err := console.OpenSlave(path, p.ConsoleHeight, p.ConsoleWidth, true)
-	if err != nil {
-		return nil, err
-	}
-	if err := console.SendFd(sock, master); err != nil {
-		slave.Close()
-		return nil, fmt.Errorf("send console: %w", err)
-	}
-	return slave, nil
+	return makeTerminal(consoleSock, &cfg.Process, true)
 }

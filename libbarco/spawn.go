@@ -202,25 +202,26 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	// from the start when this process sets the container up from outside
 	// (see outside_linux.go).
 	boot.ExecStubFD = -1
-	stub, err := stubFor(&boot, exeFD)
+	stub, err := stubFor(&boot)
 	if err != nil {
 		return nil, err
 	}
 	outside := stub != nil && canSetupFromOutside(req, rt.Rootless)
 	var plan []byte
 	if stub != nil {
-		if outside {
-			stubFromOutside(stub, &boot)
-		}
-		if plan, err = stub.Encode(); err != nil {
-			return nil, err
-		}
 		switch {
 		case boot.Exec:
 			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD))
 		case outside:
+			stubFromOutside(stub, &boot)
 			// "p": first hand over a procfs context.
 			env = append(env, execstub.Env+"="+strconv.Itoa(syncFD)+"p")
+		default:
+			// The Go init sets the container up, then execs the stub.
+			boot.ExecStubFD = exeFD
+		}
+		if plan, err = stub.Encode(); err != nil {
+			return nil, err
 		}
 	}
 
@@ -361,15 +362,13 @@ func (s *spawned) kill() {
 	// may not have reported its child yet); 0 once reaped.
 	if s.child > 0 {
 		_ = unix.Kill(s.child, unix.SIGKILL)
-		var ws unix.WaitStatus
-		_, _ = unix.Wait4(s.child, &ws, 0, nil)
+		_, _ = reap(s.child)
 	}
 	// Never a pid <= 0: kill(2) would hit a whole process group.
 	if s.pid > 0 && s.pid != s.child {
 		_ = unix.Kill(s.pid, unix.SIGKILL)
 		// A forked child is ours only if we are a subreaper; reap it if so.
-		var ws unix.WaitStatus
-		_, _ = unix.Wait4(s.pid, &ws, 0, nil)
+		_, _ = reap(s.pid)
 	}
 }
 

@@ -63,11 +63,11 @@ func stubPlan(cfg *configs.Config, filter *seccomp.Program, firstClosedFD int) (
 
 // stubFor returns the execstub's plan for the init of boot, or nil when the
 // Go init must finish the process itself. For exec the stub replaces the
-// init and makes the terminal and session; for create the init does all the
-// set-up in the container's namespaces, then execs the stub from exeFD,
-// which then waits for start. A container without a mount namespace keeps
-// the Go init: it needs the host's /proc to reach the exec fifo.
-func stubFor(boot *bootstrap, exeFD int) (*execstub.Plan, error) {
+// init and makes the terminal and session; for create it waits for start,
+// after a set-up from outside or by the Go init (which then execs it). A
+// container without a mount namespace keeps the Go init: it needs the
+// host's /proc to reach the exec fifo.
+func stubFor(boot *bootstrap) (*execstub.Plan, error) {
 	cfg := boot.Config
 	if !boot.Exec {
 		if _, ok := cfg.Namespace(configs.NEWNS); !ok {
@@ -85,7 +85,6 @@ func stubFor(boot *bootstrap, exeFD int) (*execstub.Plan, error) {
 		plan.ConsoleRows, plan.ConsoleCols = uint16(cfg.Process.ConsoleHeight), uint16(cfg.Process.ConsoleWidth)
 	} else {
 		plan.FifoFD = boot.FifoFD
-		boot.ExecStubFD = exeFD
 	}
 	return plan, nil
 }
@@ -94,7 +93,6 @@ func stubFor(boot *bootstrap, exeFD int) (*execstub.Plan, error) {
 // stub is its init, so it joins the session keyring and, with a terminal,
 // takes the pty slave the set-up thread makes.
 func stubFromOutside(stub *execstub.Plan, boot *bootstrap) {
-	boot.ExecStubFD = -1
 	terminal := boot.Config.Process.Terminal
 	stub.TTYFromParent = terminal
 	stub.NewSession = !terminal

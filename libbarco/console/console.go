@@ -76,15 +76,9 @@ func RecvFd(sock *os.File) (*os.File, error) {
 	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
 }
 
-// SetupSlave makes the pty slave at path the controlling terminal and the
-// stdio of the calling process; for a container's init (asConsole) it is
-// also bound over /dev/console.
-func SetupSlave(path string, rows, cols uint, asConsole bool) error {
-	slave, err := OpenSlave(path, rows, cols, asConsole)
-	if err != nil {
-		return err
-	}
-	defer slave.Close()
+// TakeSlave makes the pty slave the stdio and the controlling terminal of
+// the calling process, in a session of its own.
+func TakeSlave(slave *os.File) error {
 	fd := int(slave.Fd())
 	for i := 0; i < 3; i++ {
 		if err := unix.Dup3(fd, i, 0); err != nil {
@@ -100,8 +94,6 @@ func SetupSlave(path string, rows, cols uint, asConsole bool) error {
 	return nil
 }
 
-// bindConsole makes /dev/console the pty slave. /dev is the container's own
-// tmpfs at this point (after pivot_root), so plain paths stay inside it.
 // OpenSlave opens the pty slave at path and sets its size; with asConsole
 // it is also bound over /dev/console. The caller, or a process it passes
 // the slave to, makes it its terminal.
