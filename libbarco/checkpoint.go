@@ -29,28 +29,49 @@ const (
 	stdioFile = "barco-stdio.json"
 )
 
-// CheckpointOpts are the options of `checkpoint`.
-type CheckpointOpts struct {
+// CriuOpts are the options checkpoint and restore share.
+type CriuOpts struct {
 	Criu      string // criu binary; "" looks up criu in PATH
-	ImagePath string // directory for the images, created if missing
+	ImagePath string // the image directory (checkpoint creates it if missing)
 	WorkPath  string // directory for criu's log; ImagePath if empty
-	// ParentPath is a previous pre-dump's image directory (relative to
-	// ImagePath or absolute): only memory changed since is dumped.
-	ParentPath        string
-	PreDump           bool
-	LeaveRunning      bool
+	// ManageCgroupsMode is criu's --manage-cgroups mode; "" keeps criu's
+	// default.
+	ManageCgroupsMode string
 	TCPEstablished    bool
-	TCPSkipInFlight   bool
 	ExtUnixSk         bool
 	ShellJob          bool
 	FileLocks         bool
-	LinkRemap         bool
 	AutoDedup         bool
-	ManageCgroupsMode string
 	// EmptyNS are namespaces (runtime-spec names) criu creates empty
 	// instead of restoring; only "network" is supported.
 	EmptyNS   []string
 	LazyPages bool
+}
+
+// common is the part of criu's options that o sets, with the image and
+// work directories resolved.
+func (o CriuOpts) common(imageDir, workDir string) criu.Common {
+	return criu.Common{
+		ImagesDir:         imageDir,
+		WorkDir:           workDir,
+		ManageCgroupsMode: o.ManageCgroupsMode,
+		TCPEstablished:    o.TCPEstablished,
+		ExtUnixSk:         o.ExtUnixSk,
+		ShellJob:          o.ShellJob,
+		FileLocks:         o.FileLocks,
+	}
+}
+
+// CheckpointOpts are the options of `checkpoint`.
+type CheckpointOpts struct {
+	CriuOpts
+	// ParentPath is a previous pre-dump's image directory (relative to
+	// ImagePath or absolute): only memory changed since is dumped.
+	ParentPath      string
+	PreDump         bool
+	LeaveRunning    bool
+	TCPSkipInFlight bool
+	LinkRemap       bool
 }
 
 // ErrCheckpointUnsupported is returned for checkpoint and restore options
@@ -86,15 +107,7 @@ func (c *Container) Checkpoint(opts CheckpointOpts) error {
 		return err
 	}
 	d := &criu.DumpOpts{
-		Common: criu.Common{
-			ImagesDir:         imageDir,
-			WorkDir:           workDir,
-			ManageCgroupsMode: opts.ManageCgroupsMode,
-			TCPEstablished:    opts.TCPEstablished,
-			ExtUnixSk:         opts.ExtUnixSk,
-			ShellJob:          opts.ShellJob,
-			FileLocks:         opts.FileLocks,
-		},
+		Common:          opts.common(imageDir, workDir),
 		Pid:             c.st.Pid,
 		PreDump:         opts.PreDump,
 		LeaveRunning:    opts.LeaveRunning,

@@ -23,21 +23,11 @@ import (
 
 // RestoreOpts are the options of `restore`.
 type RestoreOpts struct {
-	Criu              string // criu binary; "" looks up criu in PATH
-	ImagePath         string // the checkpoint's image directory
-	WorkPath          string // directory for criu's log; ImagePath if empty
-	PidFile           string
-	ConsoleSocket     string
-	TCPEstablished    bool
-	ExtUnixSk         bool
-	ShellJob          bool
-	FileLocks         bool
-	AutoDedup         bool
-	ManageCgroupsMode string
-	EmptyNS           []string
-	LazyPages         bool
-	LSMProfile        string
-	LSMMountContext   string
+	CriuOpts
+	PidFile         string
+	ConsoleSocket   string
+	LSMProfile      string
+	LSMMountContext string
 	// The restored init's stdio replaces the stdio it had at checkpoint
 	// time; nil means ours.
 	Stdin, Stdout, Stderr *os.File
@@ -106,15 +96,7 @@ func (rt *Runtime) Restore(id string, cfg *configs.Config, opts RestoreOpts) (_ 
 	}
 	pidFile := h.Path("criu-restore.pid")
 	ro := &criu.RestoreOpts{
-		Common: criu.Common{
-			ImagesDir:         imageDir,
-			WorkDir:           workDir,
-			ManageCgroupsMode: opts.ManageCgroupsMode,
-			TCPEstablished:    opts.TCPEstablished,
-			ExtUnixSk:         opts.ExtUnixSk,
-			ShellJob:          opts.ShellJob,
-			FileLocks:         opts.FileLocks,
-		},
+		Common:          opts.common(imageDir, workDir),
 		Root:            cfg.Rootfs,
 		PidFile:         pidFile,
 		InheritFDs:      inherit,

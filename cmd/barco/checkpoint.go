@@ -24,6 +24,22 @@ func criuFlags() []cli.Flag {
 	}
 }
 
+// criuOptions reads the flags of criuFlags.
+func criuOptions(ctx *cli.Context) libbarco.CriuOpts {
+	return libbarco.CriuOpts{
+		ImagePath:         ctx.String("image-path"),
+		WorkPath:          ctx.String("work-path"),
+		ManageCgroupsMode: ctx.String("manage-cgroups-mode"),
+		TCPEstablished:    ctx.Bool("tcp-established"),
+		ExtUnixSk:         ctx.Bool("ext-unix-sk"),
+		ShellJob:          ctx.Bool("shell-job"),
+		FileLocks:         ctx.Bool("file-locks"),
+		AutoDedup:         ctx.Bool("auto-dedup"),
+		EmptyNS:           ctx.StringSlice("empty-ns"),
+		LazyPages:         ctx.Bool("lazy-pages"),
+	}
+}
+
 func checkpointCommand(g *globals) *cli.Command {
 	flags := append(criuFlags(),
 		&cli.StringFlag{Name: "parent-path", Usage: "path for previous criu image files in pre-dump"},
@@ -49,21 +65,12 @@ func checkpointCommand(g *globals) *cli.Command {
 				}
 			}
 			opts := libbarco.CheckpointOpts{
-				ImagePath:         ctx.String("image-path"),
-				WorkPath:          ctx.String("work-path"),
-				ParentPath:        ctx.String("parent-path"),
-				PreDump:           ctx.Bool("pre-dump"),
-				LeaveRunning:      ctx.Bool("leave-running"),
-				TCPEstablished:    ctx.Bool("tcp-established"),
-				TCPSkipInFlight:   ctx.Bool("tcp-skip-in-flight"),
-				ExtUnixSk:         ctx.Bool("ext-unix-sk"),
-				ShellJob:          ctx.Bool("shell-job"),
-				FileLocks:         ctx.Bool("file-locks"),
-				LinkRemap:         ctx.Bool("link-remap"),
-				AutoDedup:         ctx.Bool("auto-dedup"),
-				ManageCgroupsMode: ctx.String("manage-cgroups-mode"),
-				EmptyNS:           ctx.StringSlice("empty-ns"),
-				LazyPages:         ctx.Bool("lazy-pages"),
+				CriuOpts:        criuOptions(ctx),
+				ParentPath:      ctx.String("parent-path"),
+				PreDump:         ctx.Bool("pre-dump"),
+				LeaveRunning:    ctx.Bool("leave-running"),
+				TCPSkipInFlight: ctx.Bool("tcp-skip-in-flight"),
+				LinkRemap:       ctx.Bool("link-remap"),
 			}
 			c, err := g.loadContainer(ctx)
 			if err != nil {

@@ -49,20 +49,11 @@ func restoreCommand(g *globals) *cli.Command {
 				return err
 			}
 			opts := libbarco.RestoreOpts{
-				ImagePath:         ctx.String("image-path"),
-				WorkPath:          ctx.String("work-path"),
-				PidFile:           ctx.String("pid-file"),
-				ConsoleSocket:     ctx.String("console-socket"),
-				TCPEstablished:    ctx.Bool("tcp-established"),
-				ExtUnixSk:         ctx.Bool("ext-unix-sk"),
-				ShellJob:          ctx.Bool("shell-job"),
-				FileLocks:         ctx.Bool("file-locks"),
-				AutoDedup:         ctx.Bool("auto-dedup"),
-				ManageCgroupsMode: ctx.String("manage-cgroups-mode"),
-				EmptyNS:           ctx.StringSlice("empty-ns"),
-				LazyPages:         ctx.Bool("lazy-pages"),
-				LSMProfile:        ctx.String("lsm-profile"),
-				LSMMountContext:   ctx.String("lsm-mount-context"),
+				CriuOpts:        criuOptions(ctx),
+				PidFile:         ctx.String("pid-file"),
+				ConsoleSocket:   ctx.String("console-socket"),
+				LSMProfile:      ctx.String("lsm-profile"),
+				LSMMountContext: ctx.String("lsm-mount-context"),
 			}
 			if opts.PidFile != "" {
 				if opts.PidFile, err = filepath.Abs(opts.PidFile); err != nil {
