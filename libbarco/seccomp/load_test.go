@@ -154,7 +154,11 @@ func childNotify(dir string, fl []specs.LinuxSeccompFlag) error {
 	if err := SendNotifyFD(sock, "meta", fd, st, os.Getpid()); err != nil {
 		return err
 	}
-	if got := unix.Getppid(); got != fakePPID {
+	// unix.Syscall, not unix.Getppid (a raw syscall): the call blocks until
+	// the agent answers, and the agent's goroutine may need the P that a
+	// raw syscall would keep.
+	ppid, _, _ := unix.Syscall(unix.SYS_GETPPID, 0, 0, 0)
+	if got := int(ppid); got != fakePPID {
 		return fmt.Errorf("getppid under a notify filter returned %d, want the agent's %d", got, fakePPID)
 	}
 	return <-agentErr
