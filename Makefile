@@ -14,7 +14,7 @@ export CGO_ENABLED := 1
 all: build
 
 build:
-	$(GO) build -trimpath -tags urfave_cli_no_docs,osusergo,netgo -ldflags "-s -w -linkmode external -extldflags -static $(LDFLAGS)" -o $(BINARY) ./cmd/barco
+	$(GO) build -trimpath -tags urfave_cli_no_docs,osusergo,netgo -ldflags "-s -w -linkmode external -extldflags '-static -Wl,--wrap=main' $(LDFLAGS)" -o $(BINARY) ./cmd/barco
 
 rootfs:
 	tests/rootfs/build.sh $(ROOTFS)

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
@@ -38,11 +37,10 @@ func init() {
 
 func main() {
 	// Every barco process is short-lived (run and exec wait, but allocate
-	// little): collecting garbage would cost more than it frees.
-	debug.SetGCPercent(-1)
-	// One P: barco's work is sequential, and more Ps only mean more threads
-	// woken and parked.
-	runtime.GOMAXPROCS(1)
+	// little): collecting garbage would cost more than it frees. One P:
+	// barco's work is sequential, and more Ps only mean more threads woken
+	// and parked.
+	startupSettings()
 	if libbarco.IsInit() {
 		libbarco.Init()
 		return
