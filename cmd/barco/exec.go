@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sigrelay"
 	"github.com/barco-oci/barco/libbarco"
 	"github.com/barco-oci/barco/libbarco/caps"
 	"github.com/barco-oci/barco/libbarco/configs"
@@ -226,9 +226,11 @@ func addCaps(p *configs.Process, added []string) error {
 // waitForeground forwards signals and the terminal to an exec'd process
 // and returns its exit code.
 func waitForeground(p *libbarco.Process) (int, error) {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	relay, err := sigrelay.Start()
+	if err != nil {
+		return -1, err
+	}
+	defer relay.Stop()
 	var ttyDone <-chan struct{}
 	if p.Console != nil {
 		done, restore := console.Proxy(p.Console, os.Stdin, os.Stdout)
@@ -244,8 +246,8 @@ func waitForeground(p *libbarco.Process) (int, error) {
 	}()
 	for {
 		select {
-		case s := <-sigs:
-			switch sig := s.(unix.Signal); sig {
+		case sig := <-relay.C:
+			switch sig {
 			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
 			case unix.SIGWINCH:
 				if p.Console != nil {

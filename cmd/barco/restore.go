@@ -1,13 +1,12 @@
 package main
 
 import (
-	"os"
-	"os/signal"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sigrelay"
 	"github.com/barco-oci/barco/libbarco"
 	"github.com/barco-oci/barco/state"
 )
@@ -77,8 +76,10 @@ func restoreCommand(g *globals) *cli.Command {
 // waitRestored forwards signals to the restored container until it exits,
 // as a foreground `run` does, and returns its exit code.
 func waitRestored(c *libbarco.Container) (int, error) {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
-	return forwardUntilExit(c, sigs, nil)
+	relay, err := sigrelay.Start()
+	if err != nil {
+		return -1, err
+	}
+	defer relay.Stop()
+	return forwardUntilExit(c, relay.C, nil)
 }

@@ -2,11 +2,11 @@ package main
 
 import (
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sigrelay"
 	"github.com/barco-oci/barco/libbarco"
 	"github.com/barco-oci/barco/libbarco/console"
 )
@@ -58,9 +58,11 @@ func runCommand(g *globals) *cli.Command {
 // runForeground starts the container, forwards signals to it and proxies
 // its terminal, and returns its exit code.
 func runForeground(c *libbarco.Container) (int, error) {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	relay, err := sigrelay.Start()
+	if err != nil {
+		return -1, err
+	}
+	defer relay.Stop()
 
 	var ttyDone <-chan struct{}
 	if c.Console != nil {
@@ -71,14 +73,14 @@ func runForeground(c *libbarco.Container) (int, error) {
 	if err := c.Start(); err != nil {
 		return -1, err
 	}
-	return forwardUntilExit(c, sigs, ttyDone)
+	return forwardUntilExit(c, relay.C, ttyDone)
 }
 
 // forwardUntilExit forwards the signals arriving on sigs to the container
 // until it exits, waits for the end of its terminal output (ttyDone, if
 // any) and returns its exit code. The container's lock is released first:
 // others may act on it meanwhile, e.g. `delete --force`.
-func forwardUntilExit(c *libbarco.Container, sigs <-chan os.Signal, ttyDone <-chan struct{}) (int, error) {
+func forwardUntilExit(c *libbarco.Container, sigs <-chan unix.Signal, ttyDone <-chan struct{}) (int, error) {
 	if err := c.Unlock(); err != nil {
 		return -1, err
 	}
@@ -92,7 +94,7 @@ func forwardUntilExit(c *libbarco.Container, sigs <-chan os.Signal, ttyDone <-ch
 	for {
 		select {
 		case s := <-sigs:
-			forwardSignal(c, s.(unix.Signal))
+			forwardSignal(c, s)
 		case <-exited:
 			if ttyDone != nil {
 				<-ttyDone
