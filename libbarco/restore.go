@@ -12,12 +12,12 @@ import (
 	"strings"
 	"syscall"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/cgroups"
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/criu"
+	"github.com/barco-oci/barco/libbarco/rootfs"
 	"github.com/barco-oci/barco/state"
 )
 
@@ -301,7 +301,7 @@ func prepareRestoreRoot(cfg *configs.Config) error {
 			}
 			dir = fi.IsDir()
 		}
-		target, err := mountTarget(root, m.Destination, dir)
+		target, err := rootfs.OpenTarget(root, m.Destination, dir)
 		if err != nil {
 			return fmt.Errorf("mount point %s: %w", m.Destination, err)
 		}
@@ -326,29 +326,4 @@ func underAny(p string, dirs []string) bool {
 		}
 	}
 	return false
-}
-
-// mountTarget opens dest inside root, creating it (a directory, or an
-// empty file) if it is missing. Symlinks resolve inside root.
-func mountTarget(root *os.File, dest string, dir bool) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, dest)
-	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		return f, err
-	}
-	if dir {
-		return pathrs.MkdirAllHandle(root, dest, 0o755)
-	}
-	parent, err := pathrs.MkdirAllHandle(root, filepath.Dir(dest), 0o755)
-	if err != nil {
-		return nil, err
-	}
-	defer parent.Close()
-	fd, err := unix.Openat(int(parent.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_WRONLY, 0o644)
-	if err != nil && !errors.Is(err, unix.EEXIST) {
-		return nil, err
-	}
-	if err == nil {
-		unix.Close(fd)
-	}
-	return pathrs.OpenatInRoot(root, dest)
 }

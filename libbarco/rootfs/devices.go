@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/configs"
@@ -56,7 +55,7 @@ func createDevices(root *os.File, devs []configs.Device, inUserNS bool) error {
 }
 
 func mknodDevice(root *os.File, d *configs.Device) error {
-	parent, err := pathrs.MkdirAllHandle(root, filepath.Dir(d.Path), 0o755)
+	parent, err := mkdirAllInRoot(root, filepath.Dir(d.Path), 0o755)
 	if err != nil {
 		return err
 	}
@@ -97,7 +96,7 @@ func mknodDevice(root *os.File, d *configs.Device) error {
 }
 
 func bindDevice(root *os.File, d *configs.Device) error {
-	target, err := openTarget(root, d.Path, false)
+	target, err := OpenTarget(root, d.Path, false)
 	if err != nil {
 		return err
 	}
@@ -115,7 +114,7 @@ func createDevSymlinks(root *os.File, withPtmx bool) error {
 	if withPtmx {
 		links = append(links[:len(links):len(links)], [2]string{"pts/ptmx", "/dev/ptmx"})
 	}
-	dev, err := pathrs.MkdirAllHandle(root, "/dev", 0o755)
+	dev, err := mkdirAllInRoot(root, "/dev", 0o755)
 	if err != nil {
 		return fmt.Errorf("open /dev: %w", err)
 	}

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"os"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
 // maskPath hides p: a directory gets an empty read-only tmpfs, anything else
 // /dev/null bound over it. A missing path is nothing to hide.
 func maskPath(root *os.File, p, mountLabel string) error {
-	target, err := pathrs.OpenatInRoot(root, p)
+	target, err := openInRoot(root, p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -44,7 +43,7 @@ func maskPath(root *os.File, p, mountLabel string) error {
 // real null device: a container that replaced it with something else must
 // not get that bound over the masked paths (CVE-2025-31133).
 func openDevNull(root *os.File) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, "/dev/null")
+	f, err := openInRoot(root, "/dev/null")
 	if err != nil {
 		return nil, fmt.Errorf("open /dev/null: %w", err)
 	}
@@ -62,7 +61,7 @@ func openDevNull(root *os.File) (*os.File, error) {
 
 // readonlyPath bind-mounts p onto itself read-only.
 func readonlyPath(root *os.File, p string) error {
-	target, err := pathrs.OpenatInRoot(root, p)
+	target, err := openInRoot(root, p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -73,7 +72,7 @@ func readonlyPath(root *os.File, p string) error {
 	if err := unix.Mount(fdPath(target), fdPath(target), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
-	top, err := pathrs.OpenatInRoot(root, p)
+	top, err := openInRoot(root, p)
 	if err != nil {
 		return err
 	}

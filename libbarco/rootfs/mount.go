@@ -6,7 +6,6 @@ import (
 	"os"
 	"strings"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/configs"
@@ -33,7 +32,7 @@ func mountOne(root *os.File, m *configs.Mount, inUserNS bool, userns, procCtx in
 		}
 		dir = st.IsDir()
 	}
-	target, err := openTarget(root, m.Destination, dir)
+	target, err := OpenTarget(root, m.Destination, dir)
 	if err != nil {
 		return err
 	}
@@ -60,7 +59,7 @@ func mountOne(root *os.File, m *configs.Mount, inUserNS bool, userns, procCtx in
 	}
 	// The fd still points below the new mount: reopen the path to reach the
 	// mount itself for the remount, propagation and attribute changes.
-	top, err := pathrs.OpenatInRoot(root, m.Destination)
+	top, err := openInRoot(root, m.Destination)
 	if err != nil {
 		return fmt.Errorf("reopen mount point: %w", err)
 	}

@@ -1,7 +1,7 @@
 // Package rootfs builds the container's filesystem view inside its new mount
 // namespace: root propagation, the configured mounts, /dev, pivot_root (or
 // chroot), masked and read-only paths. Every target inside the rootfs is
-// resolved with the rootfs as "/" (openat2 RESOLVE_IN_ROOT through pathrs)
+// resolved with the rootfs as "/" (openat2 RESOLVE_IN_ROOT, see inroot.go)
 // and mounted through its fd, so symlinks in the image cannot redirect a
 // mount to the host.
 package rootfs

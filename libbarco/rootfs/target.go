@@ -7,16 +7,15 @@ import (
 	"path/filepath"
 	"strconv"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
-// openTarget opens (O_PATH) the path dest inside root, resolving every
+// OpenTarget opens (O_PATH) the path dest inside root, resolving every
 // symlink as if root were "/" so a hostile rootfs cannot point a mount at
 // the host. When it does not exist it is created: a directory when dir is
 // true, an empty file otherwise.
-func openTarget(root *os.File, dest string, dir bool) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(root, dest)
+func OpenTarget(root *os.File, dest string, dir bool) (*os.File, error) {
+	f, err := openInRoot(root, dest)
 	if err == nil {
 		return f, nil
 	}
@@ -24,13 +23,13 @@ func openTarget(root *os.File, dest string, dir bool) (*os.File, error) {
 		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
 	}
 	if dir {
-		d, err := pathrs.MkdirAllHandle(root, dest, 0o755)
+		d, err := mkdirAllInRoot(root, dest, 0o755)
 		if err != nil {
 			return nil, fmt.Errorf("mkdir %s in rootfs: %w", dest, err)
 		}
 		return d, nil
 	}
-	parent, err := pathrs.MkdirAllHandle(root, filepath.Dir(dest), 0o755)
+	parent, err := mkdirAllInRoot(root, filepath.Dir(dest), 0o755)
 	if err != nil {
 		return nil, fmt.Errorf("mkdir %s in rootfs: %w", filepath.Dir(dest), err)
 	}
@@ -43,7 +42,7 @@ func openTarget(root *os.File, dest string, dir bool) (*os.File, error) {
 	if err == nil {
 		unix.Close(fd)
 	}
-	f, err = pathrs.OpenatInRoot(root, dest)
+	f, err = openInRoot(root, dest)
 	if err != nil {
 		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
 	}
