@@ -13,8 +13,32 @@ export CGO_ENABLED := 1
 
 all: build
 
+# bin/barco is linked statically against musl when musl-gcc is installed
+# (Debian's musl-tools; .ci/run installs it), else against glibc. Both work
+# alike; musl's start-up costs about a millisecond less per process here,
+# because glibc's probes the CPU with cpuid, which traps in a virtual
+# machine, and every container start runs barco two or three times. musl-gcc
+# sees only musl's headers: $(MUSL_DIR) lends it the kernel's and
+# libseccomp's, and Debian's libseccomp.a on a search path of its own.
+MUSL_CC  := $(shell command -v musl-gcc 2>/dev/null)
+MUSL_DIR := tests/.cache/musl
+ARCH_DIR := $(shell gcc -print-multiarch 2>/dev/null)
+
+ifneq ($(MUSL_CC),)
+build: $(MUSL_DIR)/.ready
+build: export CC := $(MUSL_CC)
+build: export CGO_CFLAGS := -O2 -isystem $(CURDIR)/$(MUSL_DIR)/include
+build: export CGO_LDFLAGS := -L$(CURDIR)/$(MUSL_DIR)/lib
+endif
 build:
 	$(GO) build -trimpath -tags urfave_cli_no_docs,osusergo,netgo -ldflags "-s -w -linkmode external -extldflags '-static -Wl,--wrap=main' $(LDFLAGS)" -o $(BINARY) ./cmd/barco
+
+$(MUSL_DIR)/.ready:
+	rm -rf $(MUSL_DIR) && mkdir -p $(MUSL_DIR)/include $(MUSL_DIR)/lib
+	ln -s /usr/include/linux /usr/include/asm-generic /usr/include/$(ARCH_DIR)/asm \
+		/usr/include/seccomp.h /usr/include/seccomp-syscalls.h $(MUSL_DIR)/include/
+	ln -s /usr/lib/$(ARCH_DIR)/libseccomp.a $(MUSL_DIR)/lib/
+	touch $@
 
 rootfs:
 	tests/rootfs/build.sh $(ROOTFS)

@@ -25,7 +25,9 @@ package main
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef M_ARENA_MAX
 static void __attribute__((constructor)) barco_one_arena(void) { mallopt(M_ARENA_MAX, 1); }
+#endif
 
 enum { PRESET_GOMAXPROCS = 1, PRESET_GOGC = 2 };
 

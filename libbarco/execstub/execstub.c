@@ -33,6 +33,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2) /* linux/close_range.h; not in every C library */
+#endif
+
 #define PLAN_MAGIC 0x31545342u /* "BST1" */
 
 enum {
