@@ -101,7 +101,7 @@ func (c *Container) Status() string {
 	if !c.initAlive() {
 		return state.StatusStopped
 	}
-	if _, err := os.Lstat(c.h.Path(execFifoName)); err == nil {
+	if c.h.Has(execFifoName) {
 		return state.StatusCreated
 	}
 	if c.frozen() {

@@ -167,6 +167,16 @@ func (h *Handle) ReadFile(name string) ([]byte, error) {
 	return sysfile.ReadAt(h.fd, name, unix.O_NOFOLLOW, h.Path(name))
 }
 
+// Has reports whether the container directory holds an entry name (not
+// followed if it is a symlink).
+func (h *Handle) Has(name string) bool {
+	if h.checkName(name) != nil {
+		return false
+	}
+	var st unix.Stat_t
+	return unix.Fstatat(h.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil
+}
+
 // checkName keeps auxiliary files directly inside the container directory.
 func (h *Handle) checkName(name string) error {
 	if h.fd < 0 {

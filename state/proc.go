@@ -35,18 +35,38 @@ func parseStat(data []byte) (startTime uint64, state byte, err error) {
 	if end < 0 {
 		return 0, 0, fmt.Errorf("no ')' closing the command name")
 	}
-	// fields[0] is field 3 (state), so field N is fields[N-3].
-	fields := bytes.Fields(data[end+1:])
+	// Field 3 (the state) is the first after it, so field N is the
+	// (N-3)th; read without splitting the whole line (list reads one per
+	// container).
 	const startField = 22
-	if len(fields) < startField-2 {
-		return 0, 0, fmt.Errorf("only %d fields after the command name, want at least %d", len(fields), startField-2)
+	var stateTok, startTok []byte
+	n := 0
+	for rest := data[end+1:]; n <= startField-3; n++ {
+		rest = bytes.TrimLeft(rest, " \t\n")
+		if len(rest) == 0 {
+			break
+		}
+		i := bytes.IndexAny(rest, " \t\n")
+		if i < 0 {
+			i = len(rest)
+		}
+		switch n {
+		case 0:
+			stateTok = rest[:i]
+		case startField - 3:
+			startTok = rest[:i]
+		}
+		rest = rest[i:]
 	}
-	if len(fields[0]) != 1 {
-		return 0, 0, fmt.Errorf("state field %q is not one letter", fields[0])
+	if n < startField-2 {
+		return 0, 0, fmt.Errorf("only %d fields after the command name, want at least %d", n, startField-2)
 	}
-	startTime, err = strconv.ParseUint(string(fields[startField-3]), 10, 64)
+	if len(stateTok) != 1 {
+		return 0, 0, fmt.Errorf("state field %q is not one letter", stateTok)
+	}
+	startTime, err = strconv.ParseUint(string(startTok), 10, 64)
 	if err != nil {
 		return 0, 0, fmt.Errorf("start time field: %w", err)
 	}
-	return startTime, fields[0][0], nil
+	return startTime, stateTok[0], nil
 }

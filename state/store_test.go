@@ -671,3 +671,23 @@ func TestSweepAbandoned(t *testing.T) {
 		t.Errorf("missing root: %v", err)
 	}
 }
+
+func TestHas(t *testing.T) {
+	s := newTestStore(t)
+	h, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := unix.Mkfifo(h.Path("exec.fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/nonexistent", h.Path("dangling")); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"exec.fifo": true, "dangling": true, "missing": false, "../c1": false, "": false} {
+		if got := h.Has(name); got != want {
+			t.Errorf("Has(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

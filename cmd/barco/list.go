@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,21 +34,27 @@ func listCommand(g *globals) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if ctx.Bool("quiet") {
-				for _, s := range states {
-					fmt.Println(s.ID)
-				}
-				return nil
-			}
-			if format == "json" {
+			if format == "json" && !ctx.Bool("quiet") {
 				return json.NewEncoder(os.Stdout).Encode(states)
 			}
-			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			// One write for the whole listing (tabwriter writes every
+			// cell and every run of padding separately).
+			out := bufio.NewWriter(os.Stdout)
+			if ctx.Bool("quiet") {
+				for _, s := range states {
+					fmt.Fprintln(out, s.ID)
+				}
+				return out.Flush()
+			}
+			w := tabwriter.NewWriter(out, 12, 1, 3, ' ', 0)
 			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
 			for _, s := range states {
 				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			return out.Flush()
 		},
 	}
 }
