@@ -35,6 +35,8 @@ type Container struct {
 	init *spawned
 	// Console is the pty master when Create was asked to keep it.
 	Console *os.File
+	// lifecycle is what this process last saved of the config, if it did.
+	lifecycle *lifecycleConfig
 }
 
 // Load finds the container id. It is not locked; callers that change it
@@ -157,7 +159,15 @@ func (c *Container) saveConfig(cfg *configs.Config) error {
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	return c.h.WriteFile(configName, data, 0o600)
+	if err := c.h.WriteFile(configName, data, 0o600); err != nil {
+		return err
+	}
+	// The process that saved it (run, for one) need not read it back.
+	c.lifecycle = &lifecycleConfig{}
+	c.lifecycle.Process.Args = cfg.Process.Args
+	c.lifecycle.Hooks.Poststart = cfg.Hooks.Poststart
+	c.lifecycle.Hooks.Poststop = cfg.Hooks.Poststop
+	return nil
 }
 
 // lifecycleConfig is the part of the stored config that start and delete
@@ -169,6 +179,9 @@ type lifecycleConfig struct {
 }
 
 func (c *Container) lifecycleConfig() (*lifecycleConfig, error) {
+	if c.lifecycle != nil {
+		return c.lifecycle, nil
+	}
 	var lc lifecycleConfig
 	return &lc, c.decodeConfig(&lc)
 }

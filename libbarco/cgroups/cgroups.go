@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoCgroup2 is returned by FindMount when no cgroup2 filesystem is mounted.
@@ -24,10 +25,16 @@ var ErrNoCgroup2 = errors.New("no cgroup2 mount found (barco needs cgroup v2)")
 // when the hierarchy is mounted more than once (e.g. also inside a chroot).
 const preferredMount = "/sys/fs/cgroup"
 
-// FindMount returns the mount point of the cgroup2 filesystem. It reads the
-// mount table rather than assuming /sys/fs/cgroup, because hybrid hosts mount
-// cgroup2 elsewhere (typically /sys/fs/cgroup/unified).
+// FindMount returns the mount point of the cgroup2 filesystem. Unless
+// /sys/fs/cgroup is one (checked with statfs), it reads the mount table:
+// hybrid hosts mount cgroup2 elsewhere (typically /sys/fs/cgroup/unified).
 func FindMount() (string, error) {
+	// The common case needs no mount table: the preferred mount point
+	// holds a cgroup2 filesystem, and would win in the table too.
+	var st unix.Statfs_t
+	if unix.Statfs(preferredMount, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return preferredMount, nil
+	}
 	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup2"))
 	if err != nil {
 		return "", fmt.Errorf("read mountinfo: %w", err)

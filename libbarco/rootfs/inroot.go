@@ -3,7 +3,10 @@ package rootfs
 import (
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -46,17 +49,60 @@ func openInRoot(root *os.File, p string) (*os.File, error) {
 const maxLookupRetries = 128
 
 // mkdirAllInRoot opens the directory p inside root, creating what is
-// missing of it (pathrs-lite's MkdirAllHandle, which is safe against
-// symlinks swapped in while it works but costs far more when the directory
-// is already there).
+// missing of it. The part that exists is resolved as openInRoot does; each
+// missing component is made with mkdirat under the handle of its parent and
+// opened without following symlinks, so that one swapped in meanwhile is
+// refused rather than followed. Paths with ".." go to pathrs-lite's
+// MkdirAllHandle, which resolves it after the symlinks before it.
 func mkdirAllInRoot(root *os.File, p string, mode os.FileMode) (*os.File, error) {
-	f, err := openInRoot(root, p)
-	if err == nil {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			return f, nil
-		}
-		f.Close()
+	if slices.Contains(strings.Split(p, "/"), "..") {
+		// ".." after a symlink is not what it says lexically.
+		return pathrs.MkdirAllHandle(root, p, mode)
 	}
-	return pathrs.MkdirAllHandle(root, p, mode)
+	clean := filepath.Clean("/" + p)
+	existing, missing := clean, ""
+	var dir *os.File
+	for {
+		f, err := openInRoot(root, existing)
+		if err == nil {
+			dir = f
+			break
+		}
+		if !errors.Is(err, unix.ENOENT) || existing == "/" {
+			return nil, err
+		}
+		i := strings.LastIndexByte(existing, '/')
+		missing = path.Join(existing[i+1:], missing)
+		existing = existing[:max(i, 1)]
+	}
+	if missing == "" {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+			dir.Close()
+			return nil, err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			dir.Close()
+			return nil, &os.PathError{Op: "mkdir", Path: filepath.Join(root.Name(), clean), Err: unix.ENOTDIR}
+		}
+		return dir, nil
+	}
+	for _, name := range strings.Split(missing, "/") {
+		err := unix.Mkdirat(int(dir.Fd()), name, uint32(mode.Perm()))
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			dir.Close()
+			return nil, &os.PathError{Op: "mkdir", Path: filepath.Join(dir.Name(), name), Err: err}
+		}
+		fd, err := unix.Openat2(int(dir.Fd()), name, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		next := filepath.Join(dir.Name(), name)
+		dir.Close()
+		if err != nil {
+			return nil, &os.PathError{Op: "openat2", Path: next, Err: err}
+		}
+		dir = os.NewFile(uintptr(fd), next)
+	}
+	return dir, nil
 }

@@ -114,3 +114,42 @@ func TestMkdirAllInRoot(t *testing.T) {
 		t.Error("a regular file was taken for a directory")
 	}
 }
+
+// TestMkdirAllInRootCreatesLevels makes several missing levels, refuses a
+// file in the way, and takes ".." after a symlink as the kernel does.
+func TestMkdirAllInRootCreatesLevels(t *testing.T) {
+	rootDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(rootDir, "a/b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootDir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/a/b", filepath.Join(rootDir, "deep")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.Open(rootDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for p, made := range map[string]string{
+		"/x/y/z":       "x/y/z",
+		"a/b/c/./d":    "a/b/c/d",
+		"/deep/../e/f": "a/e/f", // deep/.. is /a, not /
+		"//g//h/":      "g/h",
+	} {
+		f, err := mkdirAllInRoot(root, p, 0o755)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if got, want := inode(t, f), pathInode(t, filepath.Join(rootDir, made)); got != want {
+			t.Errorf("%s: opened inode %d, want %s (%d)", p, got, made, want)
+		}
+		f.Close()
+	}
+	if _, err := mkdirAllInRoot(root, "/file/sub", 0o755); err == nil {
+		t.Error("made a directory under a regular file")
+	}
+}
