@@ -31,7 +31,7 @@ build: export CGO_CFLAGS := -O2 -isystem $(CURDIR)/$(MUSL_DIR)/include
 build: export CGO_LDFLAGS := -L$(CURDIR)/$(MUSL_DIR)/lib
 endif
 build:
-	$(GO) build -trimpath -tags urfave_cli_no_docs,osusergo,netgo -ldflags "-s -w -linkmode external -extldflags '-static -Wl,--wrap=main' $(LDFLAGS)" -o $(BINARY) ./cmd/barco
+	$(GO) build -trimpath -tags urfave_cli_no_docs,osusergo,netgo -ldflags "-s -w -linkmode external -extldflags '-static -Wl,--wrap=main -Wl,--wrap=pthread_create -Wl,-u,pthread_create' $(LDFLAGS)" -o $(BINARY) ./cmd/barco
 
 $(MUSL_DIR)/.ready:
 	rm -rf $(MUSL_DIR) && mkdir -p $(MUSL_DIR)/include $(MUSL_DIR)/lib

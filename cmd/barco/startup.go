@@ -18,6 +18,19 @@ package main
 // neither, and main removes them again (startupPreset) so that no child
 // process inherits them. Built without the wrap, main sets both the late
 // way.
+//
+// A slack timer for sysmon. The runtime's monitor thread polls every 20 µs
+// while the program works (for a millisecond after each blocking system
+// call returns), and on a virtual machine each of those sleeps costs about
+// as much CPU as it lasts: up to 2 ms of a barco command. With
+// -Wl,--wrap=pthread_create, __wrap_pthread_create gives the first thread
+// the runtime makes, sysmon, a timer slack of 10 ms (its longest sleep), so
+// that it wakes a few times per command instead of a hundred; every other
+// thread starts with the slack the process had, and no child inherits
+// sysmon's (it forks nothing). The price: a goroutine that waits for the
+// only P while another blocks in a system call may wait up to that long
+// for sysmon to take the P back, so barco avoids making one goroutine's
+// progress depend on another's while that one blocks (see hooks' stdin).
 
 /*
 #include <elf.h>
@@ -28,6 +41,50 @@ package main
 #ifdef M_ARENA_MAX
 static void __attribute__((constructor)) barco_one_arena(void) { mallopt(M_ARENA_MAX, 1); }
 #endif
+
+#include <pthread.h>
+#include <sys/prctl.h>
+
+#define SYSMON_SLACK_NS 10000000UL
+
+extern int __real_pthread_create(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)
+	__attribute__((weak));
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	unsigned long slack;
+};
+
+static void *thread_trampoline(void *p) {
+	struct thread_start s = *(struct thread_start *)p;
+	free(p);
+	prctl(PR_SET_TIMERSLACK, s.slack, 0, 0, 0);
+	return s.fn(s.arg);
+}
+
+static int threads_made;
+static unsigned long process_slack;
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+	struct thread_start *s = malloc(sizeof(*s));
+	if (s == NULL)
+		return __real_pthread_create(t, attr, fn, arg);
+	// The first call comes from the main thread before any other exists.
+	if (__atomic_fetch_add(&threads_made, 1, __ATOMIC_SEQ_CST) == 0) {
+		long cur = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+		__atomic_store_n(&process_slack, cur > 0 ? (unsigned long)cur : 50000UL, __ATOMIC_SEQ_CST);
+		s->slack = SYSMON_SLACK_NS;
+	} else {
+		s->slack = __atomic_load_n(&process_slack, __ATOMIC_SEQ_CST);
+	}
+	s->fn = fn;
+	s->arg = arg;
+	int err = __real_pthread_create(t, attr, thread_trampoline, s);
+	if (err != 0)
+		free(s);
+	return err;
+}
 
 enum { PRESET_GOMAXPROCS = 1, PRESET_GOGC = 2 };
 

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -57,12 +59,19 @@ func Run(kind string, index int, h configs.Hook, st specs.State) error {
 	if env == nil {
 		env = []string{}
 	}
+	stdin, err := stdinFor(input)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if f, ok := stdin.(*os.File); ok {
+		defer f.Close()
+	}
 	var stdout, stderr tail
 	cmd := &exec.Cmd{
 		Path:        h.Path,
 		Args:        args,
 		Env:         env,
-		Stdin:       bytes.NewReader(input),
+		Stdin:       stdin,
 		Stdout:      &stdout,
 		Stderr:      &stderr,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
@@ -94,6 +103,37 @@ func Run(kind string, index int, h configs.Hook, st specs.State) error {
 		return fmt.Errorf("%s: %s", name, exitReason(ee))
 	}
 	return fmt.Errorf("%s: %s: %s", name, exitReason(ee), msg)
+}
+
+// stdinFor returns a hook's stdin: the read end of a pipe that already
+// holds input, its write end closed. The hook then reads its input without
+// waiting for a goroutine of barco's to copy it, which with one P may have
+// to wait until the runtime takes the P back from the goroutine blocked in
+// waitid. Input larger than the pipe's buffer is copied by exec.Cmd.
+func stdinFor(input []byte) (io.Reader, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("stdin pipe: %w", err)
+	}
+	r := os.NewFile(uintptr(p[0]), "hook stdin")
+	defer unix.Close(p[1])
+	size, err := unix.FcntlInt(uintptr(p[1]), unix.F_GETPIPE_SZ, 0)
+	if err != nil || len(input) > size {
+		r.Close()
+		return bytes.NewReader(input), nil
+	}
+	for off := 0; off < len(input); {
+		n, err := unix.Write(p[1], input[off:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("write stdin pipe: %w", err)
+		}
+		off += n
+	}
+	return r, nil
 }
 
 // waitExit waits until the process pid has exited, without reaping it, or

@@ -348,3 +348,27 @@ func TestRunDoesNotLeakFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestRunStdinSizes: the state reaches the hook whole whether it fits the
+// pipe's buffer (written before the hook starts) or not (copied while it
+// runs).
+func TestRunStdinSizes(t *testing.T) {
+	dir := t.TempDir()
+	path := writeScript(t, dir, "copy", `cat > "$OUT/stdin"`)
+	for _, size := range []int{0, 1000, 70000, 300000} {
+		st := testState()
+		st.Annotations = map[string]string{"big": strings.Repeat("x", size)}
+		out := t.TempDir()
+		h := configs.Hook{Path: path, Env: []string{"OUT=" + out}}
+		if err := Run("createRuntime", 0, h, st); err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		var got specs.State
+		if err := json.Unmarshal([]byte(readFile(t, filepath.Join(out, "stdin"))), &got); err != nil {
+			t.Fatalf("%d bytes: stdin is not a state JSON: %v", size, err)
+		}
+		if len(got.Annotations["big"]) != size {
+			t.Errorf("%d bytes: the hook got an annotation of %d", size, len(got.Annotations["big"]))
+		}
+	}
+}
