@@ -164,7 +164,8 @@ func (h *Handle) ReadFile(name string) ([]byte, error) {
 	if err := h.checkName(name); err != nil {
 		return nil, err
 	}
-	return sysfile.ReadAt(h.fd, name, unix.O_NOFOLLOW, h.Path(name))
+	// The container directory holds regular files only (O_NOFOLLOW).
+	return sysfile.ReadWhole(h.fd, name, unix.O_NOFOLLOW, h.Path(name))
 }
 
 // Has reports whether the container directory holds an entry name (not

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"strconv"
 
 	"github.com/barco-oci/barco/internal/sysfile"
@@ -16,7 +17,7 @@ func ProcStat(pid int) (startTime uint64, state byte, err error) {
 		return 0, 0, fmt.Errorf("proc stat: invalid pid %d", pid)
 	}
 	path := "/proc/" + strconv.Itoa(pid) + "/stat"
-	data, err := sysfile.Read(path)
+	data, err := sysfile.ReadWhole(unix.AT_FDCWD, path, 0, path)
 	if err != nil {
 		return 0, 0, err
 	}

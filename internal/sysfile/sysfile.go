@@ -21,6 +21,19 @@ func Read(path string) ([]byte, error) {
 // ReadAt is Read of name relative to the directory fd dirfd, opened with
 // the extra open flags (such as O_NOFOLLOW); errors name the file display.
 func ReadAt(dirfd int, name string, flags int, display string) ([]byte, error) {
+	return read(dirfd, name, flags, display, false)
+}
+
+// ReadWhole is ReadAt for a regular file or a kernel file of a single
+// record, such as /proc/PID/stat: for those a read that does not fill the
+// buffer has returned everything, which saves the read that would only
+// find the end. (A multi-record file such as cgroup.procs may return short
+// reads before its end, and needs ReadAt.)
+func ReadWhole(dirfd int, name string, flags int, display string) ([]byte, error) {
+	return read(dirfd, name, flags, display, true)
+}
+
+func read(dirfd int, name string, flags int, display string, whole bool) ([]byte, error) {
 	open := func() (int, error) {
 		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|flags, 0)
 	}
@@ -48,5 +61,8 @@ func ReadAt(dirfd int, name string, flags int, display string) ([]byte, error) {
 			return buf, nil
 		}
 		buf = buf[:len(buf)+n]
+		if whole && len(buf) < cap(buf) {
+			return buf, nil
+		}
 	}
 }
