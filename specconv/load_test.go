@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestLoadSpecErrors(t *testing.T) {
@@ -87,5 +89,37 @@ func TestLoadSpecRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(spec, Example()) {
 		t.Errorf("round trip changed the spec:\n%+v\n%+v", spec, Example())
+	}
+}
+
+// TestDecodeSpecMatchesFullDecode: the Linux-only decode gives what a
+// decode into specs.Spec gives, and a config with another platform's
+// section is decoded whole (and checked).
+func TestDecodeSpecMatchesFullDecode(t *testing.T) {
+	for _, doc := range []string{
+		`{"ociVersion":"1.2.0","process":{"args":["sh"],"cwd":"/","user":{"uid":1,"gid":2}},"root":{"path":"rootfs","readonly":true},` +
+			`"hostname":"h","domainname":"d","mounts":[{"destination":"/proc","type":"proc","source":"proc"}],` +
+			`"hooks":{"poststop":[{"path":"/bin/true"}]},"annotations":{"a":"b"},` +
+			`"linux":{"namespaces":[{"type":"pid"}],"maskedPaths":["/proc/kcore"],"resources":{"pids":{"limit":5}}}}`,
+		`{"ociVersion":"1.2.0","windows":{"layerFolders":["c:\\x"]},"linux":{}}`,
+		`{"ociVersion":"1.2.0","vm":{"hypervisor":{"path":"/qemu"}}}`,
+		`{}`,
+	} {
+		got, err := decodeSpec([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		var want specs.Spec
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", doc, *got, want)
+		}
+	}
+	for _, doc := range []string{`{"windows":5}`, `{"process":{"args":"sh"}}`, `{"linux":{"namespaces":{}}}`} {
+		if _, err := decodeSpec([]byte(doc)); err == nil {
+			t.Errorf("%s: decoded without error", doc)
+		}
 	}
 }
