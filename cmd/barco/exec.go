@@ -233,7 +233,7 @@ func waitForeground(p *libbarco.Process) (int, error) {
 	defer relay.Stop()
 	var ttyDone <-chan struct{}
 	if p.Console != nil {
-		done, restore := console.Proxy(p.Console, os.Stdin, os.Stdout)
+		done, restore := console.Proxy(p.Console, os.Stdin, proxyStdout())
 		defer restore()
 		ttyDone = done
 	}

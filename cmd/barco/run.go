@@ -66,7 +66,7 @@ func runForeground(c *libbarco.Container) (int, error) {
 
 	var ttyDone <-chan struct{}
 	if c.Console != nil {
-		done, restore := console.Proxy(c.Console, os.Stdin, os.Stdout)
+		done, restore := console.Proxy(c.Console, os.Stdin, proxyStdout())
 		defer restore()
 		ttyDone = done
 	}
@@ -136,4 +136,18 @@ func forwardSignal(c *libbarco.Container, s unix.Signal) {
 	default:
 		_ = c.Signal(s, false)
 	}
+}
+
+// proxyStdout is where a foreground command copies the container's
+// terminal output: a duplicate of stdout. Written through os.Stdout, a
+// broken pipe would end barco with SIGPIPE (the Go runtime's rule for
+// descriptors 1 and 2 when SIGPIPE is not caught through os/signal, which
+// sigrelay bypasses), leaving the container undeleted; on a duplicate the
+// copy just stops.
+func proxyStdout() *os.File {
+	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return os.Stdout
+	}
+	return os.NewFile(uintptr(fd), "stdout")
 }

@@ -90,3 +90,39 @@ func TestForegroundForwardsSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestForegroundTerminalSurvivesClosedStdout: when the reader of a
+// foreground run's stdout goes away, barco stops copying the terminal's
+// output but still waits for the container, exits with its code and
+// deletes it (it is not killed by SIGPIPE).
+func TestForegroundTerminalSurvivesClosedStdout(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "echo first; sleep 0.5; echo second; echo third; exit 5")
+	c.spec.Process.Terminal = true
+	c.save()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(env.binary, "--root", c.root, "run", "--bundle", c.bundle, c.id)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := env.reaper.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	buf := make([]byte, 64)
+	if err := r.SetReadDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "first") {
+		t.Fatalf("first output %q, %v", buf[:n], err)
+	}
+	r.Close()
+	_ = env.reaper.Wait(cmd)
+	if code := exitCode(cmd.ProcessState); code != 5 {
+		t.Fatalf("barco run exited %d, want the container's 5", code)
+	}
+	if res := c.barco("state", c.id); res.code == 0 {
+		t.Fatalf("the container is still there after run:\n%s", res)
+	}
+}
