@@ -118,9 +118,6 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 			}
 		}
 	}
-	if err := c.saveConfig(cfg); err != nil {
-		return nil, err
-	}
 	rt.Log.Debug("create: state prepared", "id", id, "elapsed", time.Since(begin))
 
 	if err := c.spawnInit(cfg, cg, unit, filter, opts); err != nil {
@@ -224,6 +221,9 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, unit *sy
 		consoleSocket: opts.ConsoleSocket,
 		keepConsole:   opts.KeepConsole,
 		stdio:         [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
+		// Written while the init execs: nothing before needs it, and a
+		// container whose create fails before or after is removed whole.
+		meanwhile: func() error { return c.saveConfig(cfg) },
 	}
 	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 || unit != nil {
 		req.runtimeHooks = func(pid int) error {

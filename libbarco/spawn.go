@@ -36,7 +36,10 @@ type spawnRequest struct {
 	// runtimeHooks runs the prestart and createRuntime hooks when the init
 	// asks for them; pid is the container process's host pid.
 	runtimeHooks func(pid int) error
-	stdio        [3]*os.File
+	// meanwhile, if set, runs once the child is started, while it execs
+	// and gets ready on the other CPU (its error stops the spawn).
+	meanwhile func() error
+	stdio     [3]*os.File
 
 	// Namespaces created by clone (the Go path, when nothing is joined).
 	clone, unshare uintptr
@@ -274,6 +277,11 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	}
 	if seccompChild != nil {
 		seccompChild.Close()
+	}
+	if req.meanwhile != nil {
+		if err := req.meanwhile(); err != nil {
+			return nil, err
+		}
 	}
 
 	pipe := newSyncPipe(parentSock)
