@@ -2,20 +2,20 @@ package main
 
 // What a barco process sets up before the Go runtime starts.
 //
-// One malloc arena for the whole process: the C library gives every thread
-// that allocates its own arena, reserving 128 MiB of address space and
-// trimming it each time; the Go runtime's threads allocate next to nothing
-// in C, and barco lives for milliseconds.
+// With glibc (the build without musl), one malloc arena for the whole
+// process: glibc gives every thread that allocates its own arena, reserving
+// 128 MiB of address space and trimming it each time; the Go runtime's
+// threads allocate next to nothing in C, and barco lives for milliseconds.
 //
 // One P and no garbage collector from the first instruction: the Go
 // runtime reads GOMAXPROCS and GOGC from the environment before any Go code
 // runs, and setting them later (runtime.GOMAXPROCS, debug.SetGCPercent)
 // comes after it has already made a second P, started a thread to spin on
 // it, and stopped the world to undo that. The build links with
-// -Wl,--wrap=main, so barco_wrap_main below runs between the C start-up
+// -Wl,--wrap=main, so __wrap_main below runs between the C start-up
 // code and the Go runtime's entry point: it hands the runtime an
 // environment with GOMAXPROCS=1 and GOGC=off added where the caller set
-// neither, and main removes them again (startupPreset) so that no child
+// neither, and main removes them again (startupSettings) so that no child
 // process inherits them. Built without the wrap, main sets both the late
 // way.
 //
@@ -31,6 +31,9 @@ package main
 // only P while another blocks in a system call may wait up to that long
 // for sysmon to take the P back, so barco avoids making one goroutine's
 // progress depend on another's while that one blocks (see hooks' stdin).
+// (-Wl,-u,pthread_create keeps the C library's pthread_create in the
+// binary for __real_pthread_create, a weak reference so that builds
+// without the wrap link too.)
 
 /*
 #include <elf.h>
