@@ -98,19 +98,15 @@ func (g *globals) reportError(err error) {
 
 // loadContainer finds the container named by the first argument.
 func (g *globals) loadContainer(ctx *cli.Context) (*libbarco.Container, error) {
-	id, err := containerID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rt, err := g.runtime()
-	if err != nil {
-		return nil, err
-	}
-	return rt.Load(id)
+	return g.load(ctx, (*libbarco.Runtime).Load)
 }
 
 // loadLockedContainer is loadContainer under the container's lock.
 func (g *globals) loadLockedContainer(ctx *cli.Context) (*libbarco.Container, error) {
+	return g.load(ctx, (*libbarco.Runtime).LoadLocked)
+}
+
+func (g *globals) load(ctx *cli.Context, load func(*libbarco.Runtime, string) (*libbarco.Container, error)) (*libbarco.Container, error) {
 	id, err := containerID(ctx)
 	if err != nil {
 		return nil, err
@@ -119,7 +115,7 @@ func (g *globals) loadLockedContainer(ctx *cli.Context) (*libbarco.Container, er
 	if err != nil {
 		return nil, err
 	}
-	return rt.LoadLocked(id)
+	return load(rt, id)
 }
 
 func containerID(ctx *cli.Context) (string, error) {
