@@ -37,33 +37,28 @@ type Container struct {
 	Console *os.File
 	// lifecycle is what this process last saved of the config, if it did.
 	lifecycle *lifecycleConfig
+	// config is the stored config as read or last saved by this process.
+	config []byte
 }
 
 // Load finds the container id. It is not locked; callers that change it
 // call Lock.
-func (rt *Runtime) Load(id string) (*Container, error) {
-	h, err := rt.Store.Open(id)
-	if err != nil {
-		return nil, err
-	}
-	st, err := h.Load()
-	if err != nil {
-		h.Close()
-		return nil, err
-	}
-	return &Container{ID: id, rt: rt, h: h, st: st}, nil
-}
+func (rt *Runtime) Load(id string) (*Container, error) { return rt.load(id, false) }
 
 // LoadLocked is Load under the container's exclusive lock, taken before the
 // state is read, so that it is read once.
-func (rt *Runtime) LoadLocked(id string) (*Container, error) {
+func (rt *Runtime) LoadLocked(id string) (*Container, error) { return rt.load(id, true) }
+
+func (rt *Runtime) load(id string, lock bool) (*Container, error) {
 	h, err := rt.Store.Open(id)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.Lock(); err != nil {
-		h.Close()
-		return nil, err
+	if lock {
+		if err := h.Lock(); err != nil {
+			h.Close()
+			return nil, err
+		}
 	}
 	st, err := h.Load()
 	if err != nil {
@@ -77,7 +72,7 @@ func (rt *Runtime) LoadLocked(id string) (*Container, error) {
 func (c *Container) Close() error { return c.h.Close() }
 
 // Lock takes the container's exclusive lock and reloads its state, which
-// may have changed while waiting.
+// may have changed while waiting; the stored config is read anew too.
 func (c *Container) Lock() error {
 	if err := c.h.Lock(); err != nil {
 		return err
@@ -87,6 +82,7 @@ func (c *Container) Lock() error {
 		return err
 	}
 	c.st = st
+	c.config = nil
 	return nil
 }
 
@@ -163,6 +159,7 @@ func (c *Container) saveConfig(cfg *configs.Config) error {
 		return err
 	}
 	// The process that saved it (run, for one) need not read it back.
+	c.config = data
 	c.lifecycle = &lifecycleConfig{}
 	c.lifecycle.Process.Args = cfg.Process.Args
 	c.lifecycle.Hooks.Poststart = cfg.Hooks.Poststart
@@ -222,13 +219,17 @@ func (c *Container) ProcessConfig() (*configs.Process, error) {
 }
 
 // decodeConfig decodes the stored config into v, a struct with some of the
-// fields of configs.Config.
+// fields of configs.Config. The file is read once per Container (exec
+// decodes two views of it).
 func (c *Container) decodeConfig(v any) error {
-	data, err := c.h.ReadFile(configName)
-	if err != nil {
-		return err
+	if c.config == nil {
+		data, err := c.h.ReadFile(configName)
+		if err != nil {
+			return err
+		}
+		c.config = data
 	}
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := json.Unmarshal(c.config, v); err != nil {
 		return fmt.Errorf("%s: %w", c.h.Path(configName), err)
 	}
 	return nil
@@ -236,15 +237,8 @@ func (c *Container) decodeConfig(v any) error {
 
 // Config returns the engine config the container was created with.
 func (c *Container) Config() (*configs.Config, error) {
-	data, err := c.h.ReadFile(configName)
-	if err != nil {
-		return nil, err
-	}
 	var cfg configs.Config
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", c.h.Path(configName), err)
-	}
-	return &cfg, nil
+	return &cfg, c.decodeConfig(&cfg)
 }
 
 // cgroup returns the manager of the container's cgroup, or nil if it has
