@@ -17,8 +17,11 @@ import (
 
 // counterScript writes an increasing number to /out/count ten times a
 // second; a restored counter goes on from where it was, a restarted one
-// would begin again at 1.
-const counterScript = `i=0; while true; do i=$((i+1)); echo $i > /out/count; sleep 0.1; done`
+// would begin again at 1. Each number is written beside the file and
+// renamed over it: a checkpoint may stop the shell at any instruction, and
+// one taken between the truncation and the write of "echo > count" left
+// the file empty for good.
+const counterScript = `i=0; while true; do i=$((i+1)); echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`
 
 var criuCheck struct {
 	once sync.Once
@@ -43,8 +46,8 @@ func requireCriu(t *testing.T) {
 	}
 }
 
-// readCount returns the counter's current value, waiting out the moment
-// in which the shell has truncated the file and not yet written it.
+// readCount returns the counter's current value, waiting for the file to
+// appear.
 func readCount(t *testing.T, out string) int {
 	t.Helper()
 	var n int
@@ -199,7 +202,7 @@ func TestCheckpointLeaveRunning(t *testing.T) {
 }
 
 func TestRestoreForeground(t *testing.T) {
-	c, out := startCounter(t, `i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > /out/count; sleep 0.1; done; exit 7`)
+	c, out := startCounter(t, `i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done; exit 7`)
 	images := filepath.Join(t.TempDir(), "images")
 	c.mustBarco("checkpoint", "--image-path", images, c.id)
 	c.waitStatus("stopped")
@@ -319,7 +322,7 @@ func nextNumber(t *testing.T, r *os.File) int {
 
 func TestRestoreWithPipes(t *testing.T) {
 	requireCriu(t)
-	c := newRuntime(t).newContainer("sh", "-c", `i=0; while true; do i=$((i+1)); echo $i; echo $i > /out/count; sleep 0.1; done`)
+	c := newRuntime(t).newContainer("sh", "-c", `i=0; while true; do i=$((i+1)); echo $i; echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`)
 	out := c.outDir()
 	c.save()
 	before := barcoToPipe(t, c, "run", "--detach", "--bundle", c.bundle, c.id)
