@@ -1,7 +1,6 @@
 package libbarco
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -35,10 +34,8 @@ type Container struct {
 	init *spawned
 	// Console is the pty master when Create was asked to keep it.
 	Console *os.File
-	// lifecycle is what this process last saved of the config, if it did.
-	lifecycle *lifecycleConfig
-	// config is the stored config as read or last saved by this process.
-	config []byte
+	// cfg is the stored config as read or last saved by this process.
+	cfg *configs.Config
 }
 
 // Load finds the container id. It is not locked; callers that change it
@@ -82,7 +79,7 @@ func (c *Container) Lock() error {
 		return err
 	}
 	c.st = st
-	c.config = nil
+	c.cfg = nil
 	return nil
 }
 
@@ -151,7 +148,7 @@ func newRecord(id string, cfg *configs.Config, cgroupPath string) *state.State {
 // saveConfig stores the engine config beside the state, for the commands
 // that come later (exec, hooks at delete, update).
 func (c *Container) saveConfig(cfg *configs.Config) error {
-	data, err := json.Marshal(cfg)
+	data, err := configs.Encode(cfg)
 	if err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
@@ -159,86 +156,37 @@ func (c *Container) saveConfig(cfg *configs.Config) error {
 		return err
 	}
 	// The process that saved it (run, for one) need not read it back.
-	c.config = data
-	c.lifecycle = &lifecycleConfig{}
-	c.lifecycle.Process.Args = cfg.Process.Args
-	c.lifecycle.Hooks.Poststart = cfg.Hooks.Poststart
-	c.lifecycle.Hooks.Poststop = cfg.Hooks.Poststop
+	c.cfg = cfg
 	return nil
 }
 
-// lifecycleConfig is the part of the stored config that start and delete
-// use. Decoding only it spares a short-lived command the reflection set-up
-// for the whole config type, a good part of its start-up cost.
-type lifecycleConfig struct {
-	Process struct{ Args []string }
-	Hooks   struct{ Poststart, Poststop []configs.Hook }
-}
-
-func (c *Container) lifecycleConfig() (*lifecycleConfig, error) {
-	if c.lifecycle != nil {
-		return c.lifecycle, nil
+// Config returns the engine config the container was created with. The
+// file is read once per Container; each caller gets its own copy of the
+// top-level struct to change.
+func (c *Container) Config() (*configs.Config, error) {
+	if c.cfg == nil {
+		data, err := c.h.ReadFile(configName)
+		if err != nil {
+			return nil, err
+		}
+		var cfg configs.Config
+		if err := configs.Decode(data, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.h.Path(configName), err)
+		}
+		c.cfg = &cfg
 	}
-	var lc lifecycleConfig
-	return &lc, c.decodeConfig(&lc)
-}
-
-// execView is the part of the stored config that exec uses: not the
-// mounts, devices, resources or hooks.
-type execView struct {
-	OCIVersion, Bundle, Rootfs string
-	Namespaces                 []configs.Namespace
-	UIDMappings, GIDMappings   []configs.IDMap
-	CgroupsPath                string
-	Seccomp                    *specs.LinuxSeccomp
-	MemoryPolicy               *configs.MemoryPolicy
-	TimeOffsets                map[string]specs.LinuxTimeOffset
-	Process                    configs.Process
-	Annotations                map[string]string
-}
-
-// execConfig is the stored config with only the fields of execView set.
-func (c *Container) execConfig() (*configs.Config, error) {
-	var v execView
-	if err := c.decodeConfig(&v); err != nil {
-		return nil, err
-	}
-	return &configs.Config{
-		OCIVersion: v.OCIVersion, Bundle: v.Bundle, Rootfs: v.Rootfs,
-		Namespaces: v.Namespaces, UIDMappings: v.UIDMappings, GIDMappings: v.GIDMappings,
-		CgroupsPath: v.CgroupsPath, Seccomp: v.Seccomp, MemoryPolicy: v.MemoryPolicy,
-		TimeOffsets: v.TimeOffsets, Process: v.Process, Annotations: v.Annotations,
-	}, nil
+	cfg := *c.cfg
+	return &cfg, nil
 }
 
 // ProcessConfig returns the process of the config the container was
 // created with (the defaults of exec).
 func (c *Container) ProcessConfig() (*configs.Process, error) {
-	var v struct{ Process configs.Process }
-	return &v.Process, c.decodeConfig(&v)
-}
-
-// decodeConfig decodes the stored config into v, a struct with some of the
-// fields of configs.Config. The file is read once per Container (exec
-// decodes two views of it).
-func (c *Container) decodeConfig(v any) error {
-	if c.config == nil {
-		data, err := c.h.ReadFile(configName)
-		if err != nil {
-			return err
-		}
-		c.config = data
+	cfg, err := c.Config()
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(c.config, v); err != nil {
-		return fmt.Errorf("%s: %w", c.h.Path(configName), err)
-	}
-	return nil
-}
-
-// Config returns the engine config the container was created with.
-func (c *Container) Config() (*configs.Config, error) {
-	var cfg configs.Config
-	return &cfg, c.decodeConfig(&cfg)
+	return &cfg.Process, nil
 }
 
 // cgroup returns the manager of the container's cgroup, or nil if it has
@@ -298,8 +246,8 @@ func (c *Container) specState(status specs.ContainerState) specs.State {
 // systemdUnit rebuilds the systemd manager of a container created with
 // --systemd-cgroup, from its config and the cgroup path systemd gave it.
 func (c *Container) systemdUnit() (*systemd.Manager, error) {
-	var cfg struct{ CgroupsPath string }
-	if err := c.decodeConfig(&cfg); err != nil {
+	cfg, err := c.Config()
+	if err != nil {
 		return nil, err
 	}
 	unit, err := systemd.New(cfg.CgroupsPath, c.ID, c.rt.Rootless)

@@ -71,7 +71,7 @@ func (c *Container) destroy() error {
 	} else if err := c.destroyCgroup(); err != nil {
 		return err
 	}
-	if cfg, err := c.lifecycleConfig(); err == nil {
+	if cfg, err := c.Config(); err == nil {
 		// Every poststop hook runs, whatever the ones before did.
 		for i, h := range cfg.Hooks.Poststop {
 			if err := hooks.Run("poststop", i, h, c.specState(specs.StateStopped)); err != nil {

@@ -60,7 +60,7 @@ func (c *Container) Exec(proc *configs.Process, opts ExecOpts) (*Process, error)
 	if opts.PreserveFDs < 0 {
 		return nil, fmt.Errorf("--preserve-fds %d: must not be negative", opts.PreserveFDs)
 	}
-	cfg, err := c.execConfig()
+	cfg, err := c.Config()
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state: %w", s, ErrNotCreated)
 	}
-	cfg, err := c.lifecycleConfig()
+	cfg, err := c.Config()
 	if err != nil {
 		return err
 	}

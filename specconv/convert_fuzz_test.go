@@ -1,11 +1,15 @@
 package specconv
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/barco-oci/barco/libbarco/configs"
 )
@@ -65,7 +69,7 @@ func FuzzLoadAndConvert(f *testing.F) {
 		}
 		// The engine config is stored as JSON and read back by every later
 		// command: it must survive that trip unchanged.
-		enc, err := json.Marshal(cfg)
+		enc, err := configs.Encode(cfg)
 		if err != nil {
 			t.Fatalf("encode accepted config: %v", err)
 		}
@@ -77,12 +81,81 @@ func FuzzLoadAndConvert(f *testing.F) {
 			t.Fatalf("Convert is not deterministic:\n%+v\n%+v", cfg, again)
 		}
 		var back configs.Config
-		if err := json.Unmarshal(enc, &back); err != nil {
+		if err := configs.Decode(enc, &back); err != nil {
 			t.Fatalf("decode accepted config: %v", err)
 		}
-		reenc, err := json.Marshal(&back)
-		if err != nil || string(reenc) != string(enc) {
-			t.Fatalf("config does not survive a JSON round trip: %v\n%s\n%s", err, enc, reenc)
+		if !reflect.DeepEqual(&back, cfg) {
+			t.Fatalf("config does not survive a round trip through its stored form:\n%+v\n%+v", cfg, &back)
 		}
 	})
+}
+
+// FuzzDecodeLikeEncodingJSON holds the generated config.json decoder to
+// encoding/json's verdicts and values. The one difference allowed is by
+// design: keys must match exactly, where encoding/json also takes another
+// letter case.
+func FuzzDecodeLikeEncodingJSON(f *testing.F) {
+	example, err := json.Marshal(Example())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte(`{"ociVersion": "1.0.0", "process": {"args": ["sh"], "user": {"uid": 1}}, "linux": {"resources": {"memory": {"limit": 5}}}}`))
+	f.Add([]byte(`{"ociVersion": null, "unknown": [1, {"a": [}]}`))
+	f.Add([]byte(`{"hostname": "\ud800\udc00\ud800x\u0000", "domainname": "\udfff"}`))
+	f.Add([]byte(`{"process": {"user": {"uid": 1e2}, "consoleSize": {"height": -0}, "oomScoreAdj": 99999999999999999999}}`))
+	f.Add([]byte(`{"process": {"args": ["a"], "args": null}, "Hostname": "x", "hostname": "y"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeSpec(data)
+		var want specs.Spec
+		wantErr := json.Unmarshal(data, &want)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("decodeSpec error %v, encoding/json error %v", err, wantErr)
+		}
+		if err != nil || reflect.DeepEqual(got, &want) || hasCaseVariantKey(data) {
+			return
+		}
+		t.Fatalf("decodeSpec gives\n%+v\nencoding/json gives\n%+v", got, &want)
+	})
+}
+
+// hasCaseVariantKey reports whether data has an object key that is a
+// field name of the spec in another letter case.
+func hasCaseVariantKey(data []byte) bool {
+	names := map[string]bool{}
+	specKeys(reflect.TypeOf(specs.Spec{}), names, map[reflect.Type]bool{})
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if key, ok := tok.(string); ok && !names[key] {
+			for name := range names {
+				if strings.EqualFold(key, name) {
+					return true
+				}
+			}
+		}
+	}
+}
+
+// specKeys collects the JSON keys of t and the types under it.
+func specKeys(t reflect.Type, names map[string]bool, seen map[reflect.Type]bool) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] {
+		return
+	}
+	seen[t] = true
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+		specKeys(f.Type, names, seen)
+	}
 }

@@ -332,7 +332,7 @@ func TestConvertExample(t *testing.T) {
 	}
 	checks := []struct {
 		dest, typ, data string
-		flags           uintptr
+		flags           uint64
 	}{
 		{"/proc", "proc", "", 0},
 		{"/dev", "tmpfs", "mode=755,size=65536k", unix.MS_NOSUID | unix.MS_STRICTATIME},
@@ -424,7 +424,7 @@ func TestConvertValues(t *testing.T) {
 
 	data := c.Mounts[7]
 	if data.Source != filepath.Join(bundle, "data") || data.Type != "bind" || data.Flags != unix.MS_BIND|unix.MS_REC ||
-		data.RecAttrSet != unix.MOUNT_ATTR_RDONLY || !reflect.DeepEqual(data.PropagationFlags, []uintptr{unix.MS_PRIVATE}) {
+		data.RecAttrSet != unix.MOUNT_ATTR_RDONLY || !reflect.DeepEqual(data.PropagationFlags, []uint64{unix.MS_PRIVATE}) {
 		t.Errorf("/data mount %+v", data)
 	}
 	srv := c.Mounts[8]

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"unicode/utf8"
 
+	"github.com/mailru/easyjson/jlexer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -34,9 +36,10 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 }
 
 // config is specs.Spec with the sections of the other platforms left raw.
-// encoding/json prepares an encoder for every type under the one it
-// decodes into, and Solaris, Windows, VM, z/OS and FreeBSD bring dozens of
-// types a Linux runtime never uses: over a millisecond of a create here.
+// A Linux runtime never uses Solaris, Windows, VM, z/OS or FreeBSD, and
+// their dozens of types would only add to the decoder.
+//
+//easyjson:json
 type config struct {
 	Version     string            `json:"ociVersion"`
 	Process     *specs.Process    `json:"process,omitempty"`
@@ -55,13 +58,28 @@ type config struct {
 	FreeBSD json.RawMessage `json:"freebsd,omitempty"`
 }
 
-// decodeSpec decodes config.json. One that has a section of another
-// platform is decoded into specs.Spec whole, so that such a section is
-// checked as strictly as before.
+// decodeSpec decodes config.json.
+//
+// The decoder is generated (load_easyjson.go, `make generate`): encoding/json
+// builds its decoders by reflection on first use in each process, which was
+// over a millisecond of every create. Like crun's, the generated decoder
+// matches keys exactly; encoding/json also takes "Process" for "process".
+// Input that is not valid JSON or UTF-8 goes to encoding/json: the
+// generated decoder skips unknown keys without looking into them, and it
+// keeps bytes that encoding/json replaces with U+FFFD. So does whatever
+// the generated decoder refuses; encoding/json's verdict stands, and its
+// errors name the line and column.
+//
+// A config with a section of another platform is decoded into specs.Spec
+// whole, so that such a section is checked as strictly as before.
 func decodeSpec(data []byte) (*specs.Spec, error) {
 	var c config
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, err
+	if !utf8.Valid(data) || !json.Valid(data) || !decodeGenerated(data, &c) {
+		var std stdConfig
+		if err := json.Unmarshal(data, &std); err != nil {
+			return nil, err
+		}
+		c = config(std)
 	}
 	if c.Solaris != nil || c.Windows != nil || c.VM != nil || c.ZOS != nil || c.FreeBSD != nil {
 		var spec specs.Spec
@@ -81,6 +99,19 @@ func decodeSpec(data []byte) (*specs.Spec, error) {
 		Annotations: c.Annotations,
 		Linux:       c.Linux,
 	}, nil
+}
+
+// stdConfig is config for encoding/json. Its own type has no methods: a
+// type handed to encoding/json keeps all its methods in the binary, and
+// config's include the generated encoder, which barco never uses.
+type stdConfig config
+
+// decodeGenerated decodes data into c with the generated decoder and
+// reports whether it succeeded.
+func decodeGenerated(data []byte, c *config) bool {
+	l := jlexer.Lexer{Data: data}
+	c.UnmarshalEasyJSON(&l)
+	return l.Error() == nil
 }
 
 // unwrapPath drops the "stat <path>" prefix of an *os.PathError because the

@@ -145,7 +145,7 @@ func parseMountOptions(options []string) (mnt configs.Mount, idmap string) {
 
 // mountFlag maps an fstab option to its MS_* flag; clear is true for the
 // negations ("rw", "dev", "exec", ...), which remove the flag.
-func mountFlag(opt string) (flag uintptr, clear, ok bool) {
+func mountFlag(opt string) (flag uint64, clear, ok bool) {
 	switch opt {
 	case "ro":
 		return unix.MS_RDONLY, false, true

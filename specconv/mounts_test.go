@@ -11,9 +11,9 @@ import (
 func TestParseMountOptions(t *testing.T) {
 	tests := []struct {
 		opts      string
-		flags     uintptr
-		clear     uintptr
-		prop      []uintptr
+		flags     uint64
+		clear     uint64
+		prop      []uint64
 		recSet    uint64
 		recClr    uint64
 		data      string
@@ -38,10 +38,10 @@ func TestParseMountOptions(t *testing.T) {
 		{opts: "rbind", flags: unix.MS_BIND | unix.MS_REC},
 		{opts: "lazytime,silent,iversion,nosymfollow", flags: unix.MS_LAZYTIME | unix.MS_SILENT | unix.MS_I_VERSION | unix.MS_NOSYMFOLLOW},
 		{opts: "nolazytime,loud,noiversion,symfollow", clear: unix.MS_LAZYTIME | unix.MS_SILENT | unix.MS_I_VERSION | unix.MS_NOSYMFOLLOW},
-		{opts: "private", prop: []uintptr{unix.MS_PRIVATE}},
-		{opts: "rprivate", prop: []uintptr{unix.MS_PRIVATE | unix.MS_REC}},
-		{opts: "shared,rslave", prop: []uintptr{unix.MS_SHARED, unix.MS_SLAVE | unix.MS_REC}},
-		{opts: "slave,rshared,unbindable,runbindable", prop: []uintptr{unix.MS_SLAVE, unix.MS_SHARED | unix.MS_REC, unix.MS_UNBINDABLE, unix.MS_UNBINDABLE | unix.MS_REC}},
+		{opts: "private", prop: []uint64{unix.MS_PRIVATE}},
+		{opts: "rprivate", prop: []uint64{unix.MS_PRIVATE | unix.MS_REC}},
+		{opts: "shared,rslave", prop: []uint64{unix.MS_SHARED, unix.MS_SLAVE | unix.MS_REC}},
+		{opts: "slave,rshared,unbindable,runbindable", prop: []uint64{unix.MS_SLAVE, unix.MS_SHARED | unix.MS_REC, unix.MS_UNBINDABLE, unix.MS_UNBINDABLE | unix.MS_REC}},
 		{opts: "rro,rnosuid,rnodev,rnoexec,rnodiratime,rnosymfollow",
 			recSet: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODIRATIME | unix.MOUNT_ATTR_NOSYMFOLLOW},
 		{opts: "rrw,rsuid,rdev,rexec,rdiratime,rsymfollow",

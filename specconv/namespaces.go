@@ -122,7 +122,7 @@ func checkUTS(_ *specs.Spec, c *configs.Config) error {
 }
 
 // propagationFlags maps a runtime-spec propagation name to mount(2) flags.
-func propagationFlags(name string) (uintptr, bool) {
+func propagationFlags(name string) (uint64, bool) {
 	switch name {
 	case "private":
 		return unix.MS_PRIVATE, true

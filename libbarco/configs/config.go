@@ -47,12 +47,12 @@ type Mount struct {
 	Source      string
 	Destination string // absolute, inside the rootfs
 	Type        string
-	Flags       uintptr // MS_* flags for mount(2)
+	Flags       uint64 // MS_* flags for mount(2)
 	// ClearFlags are MS_* flags named with a "no" prefix negation (e.g.
 	// "dev" after "nodev"); they matter for bind remounts.
-	ClearFlags uintptr
+	ClearFlags uint64
 	// PropagationFlags are applied one by one after the mount (MS_SHARED, ...).
-	PropagationFlags []uintptr
+	PropagationFlags []uint64
 	// RecAttrSet/RecAttrClr are mount_setattr(2) MOUNT_ATTR_* bits from the
 	// recursive options ("rro", "rnosuid", ...).
 	RecAttrSet uint64
@@ -140,7 +140,10 @@ type Hooks struct {
 	Poststop        []Hook
 }
 
-// Config is the whole, validated setting of one container.
+// Config is the whole, validated setting of one container. Its stored form
+// is JSON (Encode, Decode).
+//
+//easyjson:json
 type Config struct {
 	OCIVersion  string
 	Bundle      string // absolute path of the bundle directory
@@ -154,7 +157,7 @@ type Config struct {
 	Mounts      []Mount
 	// RootPropagation is the MS_* propagation flag for "/" inside the
 	// container's mount namespace (MS_SLAVE|MS_REC unless the spec says).
-	RootPropagation uintptr
+	RootPropagation uint64
 	Devices         []Device
 	MaskedPaths     []string
 	ReadonlyPaths   []string

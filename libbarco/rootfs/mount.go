@@ -84,7 +84,7 @@ func mountOne(root *os.File, m *configs.Mount, inUserNS bool, userns, procCtx in
 		}
 	}
 	for _, p := range m.PropagationFlags {
-		if err := unix.Mount("", tpath, "", p, ""); err != nil {
+		if err := unix.Mount("", tpath, "", uintptr(p), ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)
 		}
 	}
@@ -103,18 +103,18 @@ func mountFirst(target *os.File, m *configs.Mount, inUserNS bool) (remount bool,
 	tpath := fdPath(target)
 	switch {
 	case m.IsBind():
-		if err := unix.Mount(m.Source, tpath, "", m.Flags&(unix.MS_BIND|unix.MS_REC), ""); err != nil {
+		if err := unix.Mount(m.Source, tpath, "", uintptr(m.Flags&(unix.MS_BIND|unix.MS_REC)), ""); err != nil {
 			return false, fmt.Errorf("bind %s: %w", m.Source, err)
 		}
 		return m.Flags&bindRemountFlags != 0 || m.ClearFlags != 0, nil
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		if err := unix.Mount("cgroup2", tpath, "cgroup2", m.Flags, m.Data); err != nil {
+		if err := unix.Mount("cgroup2", tpath, "cgroup2", uintptr(m.Flags), m.Data); err != nil {
 			return false, fmt.Errorf("mount cgroup2: %w", err)
 		}
 	case m.Type == "sysfs" && inUserNS:
 		// sysfs needs a network namespace owned by the container's user
 		// namespace; without one the host's /sys is bound instead.
-		err := unix.Mount(m.Source, tpath, m.Type, m.Flags, m.Data)
+		err := unix.Mount(m.Source, tpath, m.Type, uintptr(m.Flags), m.Data)
 		if err == nil {
 			return false, nil
 		}
@@ -126,7 +126,7 @@ func mountFirst(target *os.File, m *configs.Mount, inUserNS bool) (remount bool,
 		}
 		return true, nil
 	default:
-		if err := unix.Mount(m.Source, tpath, m.Type, m.Flags&^unix.MS_REMOUNT, m.Data); err != nil {
+		if err := unix.Mount(m.Source, tpath, m.Type, uintptr(m.Flags&^unix.MS_REMOUNT), m.Data); err != nil {
 			return false, fmt.Errorf("mount %s: %w", m.Type, err)
 		}
 	}
@@ -135,14 +135,14 @@ func mountFirst(target *os.File, m *configs.Mount, inUserNS bool) (remount bool,
 
 // remountBind changes the flags of the bind mount at path, keeping the
 // locked flags it already has unless they are explicitly cleared.
-func remountBind(path string, flags, clear uintptr) error {
+func remountBind(path string, flags, clear uint64) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return fmt.Errorf("statfs: %w", err)
 	}
-	cur := uintptr(st.Flags) & lockedFlags
+	cur := uint64(st.Flags) & lockedFlags
 	flags |= cur &^ clear
-	if err := unix.Mount("", path, "", flags|unix.MS_BIND|unix.MS_REMOUNT, ""); err != nil {
+	if err := unix.Mount("", path, "", uintptr(flags|unix.MS_BIND|unix.MS_REMOUNT), ""); err != nil {
 		return fmt.Errorf("remount bind: %w", err)
 	}
 	return nil
@@ -150,7 +150,7 @@ func remountBind(path string, flags, clear uintptr) error {
 
 // procAttrs are the mount flags a proc mount may have, as mount attributes.
 var procAttrs = []struct {
-	flag uintptr
+	flag uint64
 	attr uint64
 }{
 	{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY},

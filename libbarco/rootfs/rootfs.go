@@ -39,11 +39,11 @@ func Prepare(cfg *configs.Config, opts Options) error {
 	// propagation is for the container's "/" and is applied after
 	// pivot_root, which refuses a shared parent (and an unbindable "/"
 	// could not even be bound): until then "/" is a slave, or private.
-	setup := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	setup := uint64(unix.MS_SLAVE | unix.MS_REC)
 	if cfg.RootPropagation&unix.MS_PRIVATE != 0 {
 		setup = cfg.RootPropagation
 	}
-	if err := unix.Mount("", "/", "", setup, ""); err != nil {
+	if err := unix.Mount("", "/", "", uintptr(setup), ""); err != nil {
 		return fmt.Errorf("set root propagation: %w", err)
 	}
 	// The rootfs must be a mount point for pivot_root.
@@ -100,7 +100,7 @@ func Prepare(cfg *configs.Config, opts Options) error {
 		return err
 	}
 	if cfg.RootPropagation != setup {
-		if err := unix.Mount("", "/", "", cfg.RootPropagation, ""); err != nil {
+		if err := unix.Mount("", "/", "", uintptr(cfg.RootPropagation), ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation: %w", err)
 		}
 	}
