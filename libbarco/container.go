@@ -34,8 +34,10 @@ type Container struct {
 	init *spawned
 	// Console is the pty master when Create was asked to keep it.
 	Console *os.File
-	// cfg is the stored config as read or last saved by this process.
-	cfg *configs.Config
+	// cfg is the stored config as read or last saved by this process;
+	// saved tells which.
+	cfg   *configs.Config
+	saved bool
 }
 
 // Load finds the container id. It is not locked; callers that change it
@@ -69,7 +71,8 @@ func (rt *Runtime) load(id string, lock bool) (*Container, error) {
 func (c *Container) Close() error { return c.h.Close() }
 
 // Lock takes the container's exclusive lock and reloads its state, which
-// may have changed while waiting; the stored config is read anew too.
+// may have changed while waiting; the stored config is read anew too,
+// unless this process saved it.
 func (c *Container) Lock() error {
 	if err := c.h.Lock(); err != nil {
 		return err
@@ -79,7 +82,9 @@ func (c *Container) Lock() error {
 		return err
 	}
 	c.st = st
-	c.cfg = nil
+	if !c.saved {
+		c.cfg = nil
+	}
 	return nil
 }
 
@@ -156,7 +161,7 @@ func (c *Container) saveConfig(cfg *configs.Config) error {
 		return err
 	}
 	// The process that saved it (run, for one) need not read it back.
-	c.cfg = cfg
+	c.cfg, c.saved = cfg, true
 	return nil
 }
 

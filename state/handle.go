@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/mailru/easyjson/jlexer"
+	"github.com/mailru/easyjson/jwriter"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/internal/sysfile"
@@ -97,7 +100,9 @@ func (h *Handle) Path(name string) string {
 // never a torn one. There is no fsync: the root normally lives on tmpfs, and
 // the state is meaningless after a reboot anyway.
 func (h *Handle) Save(st *State) error {
-	data, err := json.Marshal(st)
+	var w jwriter.Writer
+	st.MarshalEasyJSON(&w)
+	data, err := w.BuildBytes()
 	if err != nil {
 		return fmt.Errorf("save container %q: %w", h.ID, err)
 	}
@@ -117,14 +122,27 @@ func (h *Handle) Load() (*State, error) {
 		}
 		return nil, fmt.Errorf("load container %q: %w", h.ID, err)
 	}
-	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
+	st, err := decodeState(data)
+	if err != nil {
 		return nil, fmt.Errorf("load container %q: parse %s: %w", h.ID, h.Path(StateFile), err)
 	}
 	if st.ID != h.ID {
 		return nil, fmt.Errorf("load container %q: %s holds id %q", h.ID, h.Path(StateFile), quotableID(st.ID))
 	}
-	return &st, nil
+	return st, nil
+}
+
+// decodeState decodes state.json. barco writes valid UTF-8; a file with
+// other bytes (a damaged one) is decoded by encoding/json, which replaces
+// them with U+FFFD where the generated decoder would keep them.
+func decodeState(data []byte) (*State, error) {
+	var st State
+	if !utf8.Valid(data) {
+		return &st, json.Unmarshal(data, &st)
+	}
+	l := jlexer.Lexer{Data: data}
+	st.UnmarshalEasyJSON(&l)
+	return &st, l.Error()
 }
 
 // WriteFile atomically replaces the file name in the container directory

@@ -2,7 +2,12 @@ package state
 
 import "time"
 
-// State is what barco persists about one container in state.json.
+// State is what barco persists about one container in state.json. Its
+// JSON codec is generated (types_easyjson.go, `make generate`): every
+// barco command reads a state, and encoding/json would first build its
+// codec by reflection.
+//
+//easyjson:json
 type State struct {
 	OCIVersion string `json:"ociVersion"`
 	ID         string `json:"id"`
