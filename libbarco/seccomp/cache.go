@@ -2,17 +2,17 @@ package seccomp
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 
+	"github.com/mailru/easyjson/jwriter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -20,15 +20,21 @@ import (
 
 // Cache entry layout, all integers in host byte order:
 //
-//	magic [8]byte | key [32]byte | flags u32 | notify u32 | count u32 |
-//	count × sock_filter | sha256 of everything before [32]byte
+//	magic [8]byte | keylen u32 | key [keylen]byte | flags u32 | notify u32 |
+//	count u32 | count × sock_filter | FNV-1a 128 of everything before [16]byte
 //
-// The trailing checksum catches truncated and corrupt entries, which is why
-// writes need no fsync: an entry lost or torn by a crash is recompiled.
+// The entry's name is the FNV-1a 128 hash of its key, which is everything
+// the program depends on, spelled out (see cacheKey). A hit is an entry
+// whose key equals the one asked for, byte for byte: the hash only finds
+// the file, and a profile made to collide with another's gets no program
+// but its own. The trailing checksum catches truncated and corrupt
+// entries, which is why writes need no fsync: an entry lost or torn by a
+// crash is recompiled. FNV rather than a cryptographic hash: crypto/sha256
+// brings dozens of packages whose initialisation every barco process pays.
 const (
-	cacheMagic   = "barcoBPF"
-	cacheVersion = "1" // bump when the layout or the compilation changes
-	headerSize   = len(cacheMagic) + sha256.Size + 3*4
+	cacheMagic   = "barcoBF2"
+	cacheVersion = "2" // bump when the layout or the compilation changes
+	sumSize      = 16
 )
 
 var errBadEntry = errors.New("bad cache entry")
@@ -64,7 +70,7 @@ func compileCached(dir string, s *specs.LinuxSeccomp, log *slog.Logger, compile 
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, hexKey(key))
+	path := filepath.Join(dir, keyName(key))
 	if raw, err := os.ReadFile(path); err == nil {
 		p, err := decodeEntry(raw, key)
 		if err == nil {
@@ -103,30 +109,45 @@ func checkCacheDir(dir string) error {
 	return nil
 }
 
-func cacheKey(s *specs.LinuxSeccomp) ([sha256.Size]byte, error) {
-	js, err := json.Marshal(s)
+// cacheKey spells out what the program of s depends on: the cache
+// version, libseccomp's version and API level (what it found the kernel
+// supports changes the programs it generates), GOARCH, the kernel's
+// machine name, and the profile as JSON.
+func cacheKey(s *specs.LinuxSeccomp) ([]byte, error) {
+	var w jwriter.Writer
+	keyProfile{s}.MarshalEasyJSON(&w)
+	js, err := w.BuildBytes()
 	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("seccomp cache key: %w", err)
+		return nil, fmt.Errorf("seccomp cache key: %w", err)
 	}
-	// The API level reflects what libseccomp found the kernel supports,
-	// which changes the programs it generates.
 	api, _ := libseccomp.GetAPI()
 	var uts unix.Utsname
 	if err := unix.Uname(&uts); err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("seccomp cache key: uname: %w", err)
+		return nil, fmt.Errorf("seccomp cache key: uname: %w", err)
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%d\x00%s\x00%s\x00", cacheVersion, Version(), api, runtime.GOARCH, unix.ByteSliceToString(uts.Machine[:]))
-	h.Write(js)
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	return key, nil
+	key := fmt.Appendf(nil, "%s\x00%s\x00%d\x00%s\x00%s\x00", cacheVersion, Version(), api, runtime.GOARCH, unix.ByteSliceToString(uts.Machine[:]))
+	return append(key, js...), nil
 }
 
-func encodeEntry(p *Program, key [sha256.Size]byte) []byte {
+// keyProfile is the profile as it goes into a cache key; its JSON encoder
+// is generated (key_easyjson.go, `make generate`).
+//
+//easyjson:json
+type keyProfile struct{ Profile *specs.LinuxSeccomp }
+
+func checksum(b []byte) []byte {
+	h := fnv.New128a()
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+func keyName(key []byte) string { return hex.EncodeToString(checksum(key)) }
+
+func encodeEntry(p *Program, key []byte) []byte {
 	var b bytes.Buffer
 	b.WriteString(cacheMagic)
-	b.Write(key[:])
+	b.Write(binary.NativeEndian.AppendUint32(nil, uint32(len(key))))
+	b.Write(key)
 	notify := uint32(0)
 	if p.notify {
 		notify = 1
@@ -135,27 +156,31 @@ func encodeEntry(p *Program, key [sha256.Size]byte) []byte {
 		b.Write(binary.NativeEndian.AppendUint32(nil, v))
 	}
 	b.Write(encodeInsns(p.insns))
-	sum := sha256.Sum256(b.Bytes())
-	b.Write(sum[:])
+	b.Write(checksum(b.Bytes()))
 	return b.Bytes()
 }
 
-func decodeEntry(raw []byte, key [sha256.Size]byte) (*Program, error) {
-	if len(raw) < headerSize+sha256.Size {
+func decodeEntry(raw []byte, key []byte) (*Program, error) {
+	if len(raw) < len(cacheMagic)+4+sumSize {
 		return nil, fmt.Errorf("%w: %d bytes is too short", errBadEntry, len(raw))
 	}
-	body, sum := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
-	if want := sha256.Sum256(body); !bytes.Equal(sum, want[:]) {
+	body, sum := raw[:len(raw)-sumSize], raw[len(raw)-sumSize:]
+	if !bytes.Equal(sum, checksum(body)) {
 		return nil, fmt.Errorf("%w: checksum mismatch", errBadEntry)
 	}
 	if string(body[:len(cacheMagic)]) != cacheMagic {
 		return nil, fmt.Errorf("%w: bad magic", errBadEntry)
 	}
 	body = body[len(cacheMagic):]
-	if !bytes.Equal(body[:sha256.Size], key[:]) {
+	keyLen := uint64(binary.NativeEndian.Uint32(body))
+	body = body[4:]
+	if keyLen+12 > uint64(len(body)) {
+		return nil, fmt.Errorf("%w: a key of %d bytes in %d", errBadEntry, keyLen, len(body))
+	}
+	if !bytes.Equal(body[:keyLen], key) {
 		return nil, fmt.Errorf("%w: entry is for another key", errBadEntry)
 	}
-	body = body[sha256.Size:]
+	body = body[keyLen:]
 	flagBits := binary.NativeEndian.Uint32(body[0:])
 	notify := binary.NativeEndian.Uint32(body[4:])
 	count := binary.NativeEndian.Uint32(body[8:])
@@ -188,4 +213,3 @@ func writeEntry(dir, path string, data []byte) error {
 	return err
 }
 
-func hexKey(key [sha256.Size]byte) string { return hex.EncodeToString(key[:]) }

@@ -140,7 +140,7 @@ func TestCompileCachedWrongKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(cacheEntries(t, dir)[0])
-	if err := os.WriteFile(filepath.Join(dir, hexKey(keyB)), data, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, keyName(keyB)), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p, err := compileCached(dir, b, nil, c.compile)
