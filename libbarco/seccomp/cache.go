@@ -212,4 +212,3 @@ func writeEntry(dir, path string, data []byte) error {
 	}
 	return err
 }
-
