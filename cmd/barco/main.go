@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -60,7 +62,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 
 func run(args []string) int {
 	g := &globals{}
-	app := newApp(g)
+	app := newApp(g, args)
 	err := app.Run(args)
 	if err == nil {
 		return 0
@@ -73,7 +75,8 @@ func run(args []string) int {
 	return 1
 }
 
-func newApp(g *globals) *cli.App {
+// newApp builds the CLI for the command line args.
+func newApp(g *globals, args []string) *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		fmt.Fprintf(c.App.Writer, "barco version %s\ncommit: %s\nspec: %s\n", version, gitCommit, specs.Version)
 	}
@@ -85,24 +88,68 @@ func newApp(g *globals) *cli.App {
 		Flags:                  g.flags(),
 		Before:                 g.setup,
 		ExitErrHandler:         func(*cli.Context, error) {},
-		Commands: []*cli.Command{
-			specCommand(),
-			createCommand(g),
-			startCommand(g),
-			runCommand(g),
-			stateCommand(g),
-			listCommand(g),
-			killCommand(g),
-			deleteCommand(g),
-			featuresCommand(),
-			execCommand(g),
-			pauseCommand(g),
-			resumeCommand(g),
-			eventsCommand(g),
-			updateCommand(g),
-			psCommand(g),
-			checkpointCommand(g),
-			restoreCommand(g),
-		},
+		Commands:               commands(g, commandName(args)),
 	}
+}
+
+// commands builds the command called name, or all of them when name is
+// none of theirs (help, a typo, no command at all). Each command builds its
+// flags, and a barco process lives for one command: building the others
+// would cost it allocations and pages of code it never needs.
+func commands(g *globals, name string) []*cli.Command {
+	all := []struct {
+		name  string
+		build func() *cli.Command
+	}{
+		{"spec", specCommand},
+		{"create", func() *cli.Command { return createCommand(g) }},
+		{"start", func() *cli.Command { return startCommand(g) }},
+		{"run", func() *cli.Command { return runCommand(g) }},
+		{"state", func() *cli.Command { return stateCommand(g) }},
+		{"list", func() *cli.Command { return listCommand(g) }},
+		{"kill", func() *cli.Command { return killCommand(g) }},
+		{"delete", func() *cli.Command { return deleteCommand(g) }},
+		{"features", featuresCommand},
+		{"exec", func() *cli.Command { return execCommand(g) }},
+		{"pause", func() *cli.Command { return pauseCommand(g) }},
+		{"resume", func() *cli.Command { return resumeCommand(g) }},
+		{"events", func() *cli.Command { return eventsCommand(g) }},
+		{"update", func() *cli.Command { return updateCommand(g) }},
+		{"ps", func() *cli.Command { return psCommand(g) }},
+		{"checkpoint", func() *cli.Command { return checkpointCommand(g) }},
+		{"restore", func() *cli.Command { return restoreCommand(g) }},
+	}
+	for _, c := range all {
+		if c.name == name {
+			return []*cli.Command{c.build()}
+		}
+	}
+	cmds := make([]*cli.Command, len(all))
+	for i, c := range all {
+		cmds[i] = c.build()
+	}
+	return cmds
+}
+
+// globalValueFlags are the global flags that take a value, which may be
+// the next argument.
+var globalValueFlags = []string{"root", "log", "log-format"}
+
+// commandName finds the command in a command line: the first argument
+// that is neither a global flag nor a global flag's value. It returns ""
+// when there is none.
+func commandName(args []string) string {
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return ""
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			return a
+		}
+		if name := strings.TrimLeft(a, "-"); !strings.Contains(name, "=") && slices.Contains(globalValueFlags, name) {
+			i++ // the flag's value
+		}
+	}
+	return ""
 }
