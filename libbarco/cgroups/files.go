@@ -35,6 +35,21 @@ func readFields(name string) ([]string, error) {
 	return strings.Fields(string(data)), nil
 }
 
+// descendants reads the number of live descendant cgroups of the cgroup
+// directory dir from its cgroup.stat.
+func descendants(dir string) (int, error) {
+	data, err := os.ReadFile(dir + "/cgroup.stat")
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "nr_descendants "); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, fmt.Errorf("%s/cgroup.stat: no nr_descendants", dir)
+}
+
 // maxValue stands for "max" (no limit) in the numbers read from the cgroupfs.
 const maxValue = ^uint64(0)
 

@@ -193,6 +193,14 @@ func (m *Manager) Procs() ([]int, error) {
 // walkDirs calls fn for the cgroup directory and every descendant cgroup,
 // parents before children. A missing cgroup has no directories.
 func (m *Manager) walkDirs(fn func(dir string) error) error {
+	// Most cgroups have no children, which cgroup.stat says without a
+	// listing of the directory's fifty-odd files.
+	switch n, err := descendants(m.Dir()); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err == nil && n == 0:
+		return fn(m.Dir())
+	}
 	err := filepath.WalkDir(m.Dir(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
