@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/internal/fill"
 )
 
 func TestLoadSpecErrors(t *testing.T) {
@@ -121,5 +123,29 @@ func TestDecodeSpecMatchesFullDecode(t *testing.T) {
 		if _, err := decodeSpec([]byte(doc)); err == nil {
 			t.Errorf("%s: decoded without error", doc)
 		}
+	}
+}
+
+// The generated decoder of config.json knows every field of the spec's
+// Linux types: one added to runtime-spec without a `make generate` would be
+// dropped without a word.
+func TestGeneratedDecoderCoversEveryField(t *testing.T) {
+	var full config
+	fill.Fill(&full)
+	full.Solaris, full.Windows, full.VM, full.ZOS, full.FreeBSD = nil, nil, nil, nil, nil
+	data, err := json.Marshal(stdConfig(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got config
+	if !decodeGenerated(data, &got) {
+		t.Fatalf("the generated decoder refuses %s", data)
+	}
+	var want stdConfig
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, config(want)) {
+		t.Errorf("the generated decoder loses fields (run make generate):\n%+v\nwant\n%+v", got, config(want))
 	}
 }

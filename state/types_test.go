@@ -6,6 +6,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/barco-oci/barco/internal/fill"
 )
 
 func TestStateOCI(t *testing.T) {
@@ -95,5 +97,28 @@ func TestJSONFieldNames(t *testing.T) {
 				t.Errorf("keys = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The generated codec of state.json knows every field: one added to State
+// without a `make generate` would be lost between commands.
+func TestStateCodecCoversEveryField(t *testing.T) {
+	h, err := newTestStore(t).Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var st State
+	fill.Fill(&st)
+	st.ID = h.ID
+	if err := h.Save(&st); err != nil {
+		t.Fatal(err)
+	}
+	back, err := h.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, &st) {
+		t.Errorf("fields lost through state.json (run make generate):\n%+v\nwant\n%+v", back, &st)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/internal/fill"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -98,6 +100,24 @@ func TestCodecRoundTrip(t *testing.T) {
 		if err := Decode(old, &fromOld); err != nil || !reflect.DeepEqual(&fromOld, cfg) {
 			t.Errorf("the form encoding/json writes decodes as %+v, %v", &fromOld, err)
 		}
+	}
+}
+
+// The generated codec knows every field: one added to the types without a
+// `make generate` would be lost on the way through the stored form.
+func TestCodecCoversEveryField(t *testing.T) {
+	var cfg Config
+	fill.Fill(&cfg)
+	data, err := Encode(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Config
+	if err := Decode(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, &cfg) {
+		t.Errorf("fields lost through the stored form (run make generate):\n%+v\nwant\n%+v", &back, &cfg)
 	}
 }
 

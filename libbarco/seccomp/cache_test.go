@@ -1,13 +1,17 @@
 package seccomp
 
 import (
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/mailru/easyjson/jwriter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/internal/fill"
 )
 
 // countingCompile wraps Compile and counts how often libseccomp is entered.
@@ -186,5 +190,26 @@ func TestCompileCachedInvalid(t *testing.T) {
 	}
 	if n := len(cacheEntries(t, dir)); n != 0 {
 		t.Errorf("%d entries written for an invalid profile", n)
+	}
+}
+
+// The cache key spells out every field of the profile: a field its
+// generated encoder missed would give two profiles one key, and one of
+// them the other's program.
+func TestCacheKeyCoversEveryField(t *testing.T) {
+	var s specs.LinuxSeccomp
+	fill.Fill(&s)
+	var w jwriter.Writer
+	keyProfile{&s}.MarshalEasyJSON(&w)
+	data, err := w.BuildBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back keyProfile
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back.Profile, &s) {
+		t.Errorf("the cache key leaves out fields (run make generate):\n%s", data)
 	}
 }
