@@ -29,8 +29,8 @@ func TestMemoryLimitOOMKills(t *testing.T) {
 			c := newContainer(t, "dd", "if=/dev/zero", "of=/dev/null", "bs="+tc.alloc, "count=1")
 			// swap = limit: no swap on top, so the limit cannot be escaped.
 			c.spec.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr[int64](32 * mib), Swap: ptr[int64](32 * mib)}
-			if res := c.run(); res.code != tc.want {
-				t.Fatalf("dd bs=%s under a 32M limit: exit %d, want %d\n%s", tc.alloc, res.code, tc.want, res)
+			if res := c.run(); res.Code != tc.want {
+				t.Fatalf("dd bs=%s under a 32M limit: exit %d, want %d\n%s", tc.alloc, res.Code, tc.want, res)
 			}
 		})
 	}
@@ -42,10 +42,10 @@ func TestPidsLimitRefusesFork(t *testing.T) {
 	c := newContainer(t, "sh", "-c", `i=0; while [ $i -lt 20 ]; do sleep 100 & i=$((i+1)); echo $i; done`)
 	c.spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](limit)}
 	res := c.run()
-	if res.code == 0 || !strings.Contains(res.stderr, "fork") {
+	if res.Code == 0 || !strings.Contains(res.Stderr, "fork") {
 		t.Fatalf("20 background sleeps under pids.max=%d: want a failed fork\n%s", limit, res)
 	}
-	lines := strings.Fields(res.stdout)
+	lines := strings.Fields(res.Stdout)
 	if len(lines) == 0 {
 		t.Fatalf("no process could be forked\n%s", res)
 	}
@@ -92,7 +92,7 @@ func TestUpdate(t *testing.T) {
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
 			args := append(append([]string{"update"}, s.args...), c.id)
-			if res := c.runtimeStdin(s.stdin, args...); res.code != 0 {
+			if res := c.runtimeStdin(s.stdin, args...); res.Code != 0 {
 				t.Fatalf("update failed (controllers of the container's cgroup: %s)\n%s", controllers(dir), res)
 			}
 			for file, want := range s.want {
@@ -163,14 +163,14 @@ func TestEventsStats(t *testing.T) {
 			} `json:"pids"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(res.stdout), &ev); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &ev); err != nil {
 		t.Fatalf("events --stats output is not one JSON event: %v\n%s", err, res)
 	}
 	if ev.Type != "stats" || ev.ID != c.id {
 		t.Errorf("event type %q id %q, want stats and %q", ev.Type, ev.ID, c.id)
 	}
 	if ev.Data.Memory.Usage.Usage == 0 {
-		t.Errorf("memory.usage.usage is 0 (controllers of the container's cgroup: %s)\n%s", controllers(dir), res.stdout)
+		t.Errorf("memory.usage.usage is 0 (controllers of the container's cgroup: %s)\n%s", controllers(dir), res.Stdout)
 	}
 	if ev.Data.Pids.Current < 1 {
 		t.Errorf("pids.current is %d (controllers of the container's cgroup: %s)", ev.Data.Pids.Current, controllers(dir))

@@ -1,21 +1,20 @@
 package cgroupv2
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/tests/internal/names"
 )
 
 // container is one bundle (a spec of the suite's own plus a copy of the
@@ -106,22 +105,8 @@ func baseSpec(args []string) *specs.Spec {
 	}
 }
 
-var nonIDChars = regexp.MustCompile(`[^a-z0-9]+`)
-
-// uniqueID names a container after its test, plus random hex so that ids
-// never collide across runs.
-func uniqueID(t *testing.T) string {
-	name := nonIDChars.ReplaceAllString(strings.ToLower(t.Name()), "-")
-	name = strings.Trim(strings.TrimPrefix(name, "test"), "-")
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return "v2-" + name + "-" + hex.EncodeToString(b[:])
-}
+// uniqueID derives a container id from the test name (names.ContainerID).
+func uniqueID(t *testing.T) string { return names.ContainerID(t, "v2-") }
 
 // runtime runs the runtime under test with this container's --root.
 func (c *container) runtime(args ...string) result {
@@ -139,7 +124,7 @@ func (c *container) runtimeStdin(stdin string, args ...string) result {
 func (c *container) must(args ...string) result {
 	c.t.Helper()
 	res := c.runtime(args...)
-	if res.code != 0 {
+	if res.Code != 0 {
 		c.t.Fatalf("expected success\n%s", res)
 	}
 	return res
@@ -182,7 +167,7 @@ func (c *container) state() ociState {
 	c.t.Helper()
 	res := c.must("state", c.id)
 	var s ociState
-	if err := json.Unmarshal([]byte(res.stdout), &s); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
 		c.t.Fatalf("state output is not JSON: %v\n%s", err, res)
 	}
 	return s

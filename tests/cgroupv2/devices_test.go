@@ -40,11 +40,11 @@ func TestDevices(t *testing.T) {
 			})
 			c.spec.Linux.Resources.Devices = append(c.spec.Linux.Resources.Devices, tc.rules...)
 			res := c.run()
-			if res.code != 0 {
+			if res.Code != 0 {
 				t.Fatalf("device probe failed\n%s", res)
 			}
 			got := map[string]string{}
-			for _, line := range strings.Split(strings.TrimSpace(res.stdout), "\n") {
+			for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
 				if f := strings.Fields(line); len(f) == 3 {
 					got[f[0]+" "+f[1]] = f[2]
 				}
@@ -57,7 +57,7 @@ func TestDevices(t *testing.T) {
 				}
 			}
 			if got["kmsg-test w"] != tc.kmsg {
-				t.Errorf("/dev/kmsg-test (c 1:11), open for writing: %q, want %s\n%s", got["kmsg-test w"], tc.kmsg, res.stdout)
+				t.Errorf("/dev/kmsg-test (c 1:11), open for writing: %q, want %s\n%s", got["kmsg-test w"], tc.kmsg, res.Stdout)
 			}
 		})
 	}

@@ -17,7 +17,6 @@ package cgroupv2
 import (
 	"errors"
 	"fmt"
-	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +26,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/tests/internal/mounts"
+	"github.com/barco-oci/barco/tests/internal/procs"
 )
 
 // suite is what TestMain found out about the host. Written once before the
@@ -88,7 +90,7 @@ func discover(tmp string) suite {
 		s.skip = "the cgroup v2 tests need root"
 		return s
 	}
-	mnt, err := cgroup2Mount()
+	mnt, err := mounts.Cgroup2()
 	if err != nil {
 		s.skip = err.Error()
 		return s
@@ -182,42 +184,6 @@ func sourceRootfs(tmp string) (string, error) {
 		return "", fmt.Errorf("tests/rootfs/build.sh: %v\n%s", err, out)
 	}
 	return dst, nil
-}
-
-// cgroup2Mount finds the cgroup2 mount point in /proc/self/mountinfo.
-func cgroup2Mount() (string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		if f := strings.Fields(post); len(f) > 0 && f[0] == "cgroup2" {
-			if pf := strings.Fields(pre); len(pf) >= 5 {
-				return unescapeOctal(pf[4]), nil
-			}
-		}
-	}
-	return "", errors.New("no cgroup2 mount in /proc/self/mountinfo")
-}
-
-// unescapeOctal undoes mountinfo's \NNN escapes (\040 is a space).
-func unescapeOctal(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 func missingControllers(mnt string, want []string) []string {

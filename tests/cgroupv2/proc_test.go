@@ -1,17 +1,14 @@
 package cgroupv2
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/barco-oci/barco/tests/internal/runcmd"
 )
 
 // commandTimeout bounds every runtime command. Under an emulated CPU one
@@ -19,60 +16,13 @@ import (
 const commandTimeout = 90 * time.Second
 
 // result is what a finished command left behind.
-type result struct {
-	cmd    string
-	stdout string
-	stderr string
-	code   int // exit code; 128+N if killed by signal N
-}
+type result = runcmd.Result
 
-func (r result) String() string {
-	return fmt.Sprintf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", r.cmd, r.code, r.stdout, r.stderr)
-}
-
-// runCmd runs a command to completion with stdin as its input. Output goes
-// to files, not pipes: a container inherits the runtime's stdio and may
-// outlive it, and a pipe would keep Wait blocked until the container exits.
+// runCmd runs a command to completion (runcmd.Run) under the suite's
+// reaper, with stdin as its input.
 func runCmd(t *testing.T, stdin string, name string, args ...string) result {
 	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	res := result{cmd: strings.Join(append([]string{name}, args...), " ")}
-	if err := env.reaper.Start(cmd); err != nil {
-		t.Fatalf("start %s: %v", res.cmd, err)
-	}
-	waitErr := env.reaper.Wait(cmd)
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
-	res.stdout, res.stderr = string(out), string(errOut)
-	if ctx.Err() != nil {
-		t.Fatalf("timed out after %v, killed\n%s", commandTimeout, res)
-	}
-	if cmd.ProcessState == nil {
-		t.Fatalf("wait %s: %v", res.cmd, waitErr)
-	}
-	res.code = cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(unix.WaitStatus); ok && ws.Signaled() {
-		res.code = 128 + int(ws.Signal())
-	}
-	return res
+	return runcmd.Run(t, env.reaper, commandTimeout, stdin, name, args...)
 }
 
 // eventually retries f every 50 ms until it succeeds or the time is up, and

@@ -53,8 +53,8 @@ func TestAdversarialConfigs(t *testing.T) {
 			}
 			writeFile(t, path, edited)
 			res := c.barco("create", "--bundle", c.bundle, c.id)
-			if res.code != 1 {
-				t.Errorf("exit code %d, want 1", res.code)
+			if res.Code != 1 {
+				t.Errorf("exit code %d, want 1", res.Code)
 			}
 			expectFailure(t, c, res, c.id, tc.wantErr...)
 		})

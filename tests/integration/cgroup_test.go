@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/tests/internal/mounts"
 )
 
 // Pause and resume use cgroup.freeze, which every cgroup v2 directory has,
@@ -23,19 +25,19 @@ func TestPauseResume(t *testing.T) {
 	if strings.TrimSpace(string(freeze)) != "1" {
 		t.Errorf("cgroup.freeze = %q after pause", freeze)
 	}
-	assertContains(t, "list", c.mustBarco("list").stdout, "paused")
+	assertContains(t, "list", c.mustBarco("list").Stdout, "paused")
 	res := c.barco("exec", c.id, "true")
-	if res.code == 0 || !strings.Contains(res.stderr, "paused") {
+	if res.Code == 0 || !strings.Contains(res.Stderr, "paused") {
 		t.Errorf("exec in a paused container\n%s", res)
 	}
-	if res := c.barco("pause", c.id); res.code == 0 {
+	if res := c.barco("pause", c.id); res.Code == 0 {
 		t.Errorf("pausing a paused container succeeded\n%s", res)
 	}
 	c.mustBarco("resume", c.id)
 	if s := c.state(); s.Status != "running" {
 		t.Fatalf("status after resume: %q", s.Status)
 	}
-	if res := c.barco("resume", c.id); res.code == 0 || !strings.Contains(res.stderr, "not paused") {
+	if res := c.barco("resume", c.id); res.Code == 0 || !strings.Contains(res.Stderr, "not paused") {
 		t.Errorf("resuming a running container\n%s", res)
 	}
 	c.mustBarco("exec", c.id, "true")
@@ -60,7 +62,7 @@ func TestEventsStats(t *testing.T) {
 			} `json:"cpu"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(res.stdout), &ev); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &ev); err != nil {
 		t.Fatalf("events --stats output: %v\n%s", err, res)
 	}
 	if ev.Type != "stats" || ev.ID != c.id || ev.Data.CPU.Usage.Total == 0 {
@@ -68,7 +70,7 @@ func TestEventsStats(t *testing.T) {
 	}
 	c.mustBarco("kill", c.id, "KILL")
 	c.waitStatus("stopped")
-	if res := c.barco("events", "--stats", c.id); res.code == 0 {
+	if res := c.barco("events", "--stats", c.id); res.Code == 0 {
 		t.Errorf("stats of a stopped container\n%s", res)
 	}
 }
@@ -76,7 +78,7 @@ func TestEventsStats(t *testing.T) {
 // This host's cgroup v2 hierarchy has no memory or pids controller: barco
 // says so instead of silently running without the limit.
 func TestMissingControllerIsAnError(t *testing.T) {
-	mnt, err := cgroup2Mount()
+	mnt, err := mounts.Cgroup2()
 	if err != nil {
 		t.Skip(err)
 	}
@@ -92,11 +94,11 @@ func TestMissingControllerIsAnError(t *testing.T) {
 	u := newRuntime(t).newContainer("sleep", "1000")
 	startSleeper(t, u)
 	res := u.barco("update", "--pids-limit", "10", u.id)
-	if res.code == 0 || !strings.Contains(res.stderr, `"pids" is not available`) {
+	if res.Code == 0 || !strings.Contains(res.Stderr, `"pids" is not available`) {
 		t.Errorf("update --pids-limit on a host without the pids controller\n%s", res)
 	}
 	res = u.barco("update", "--memory", "lots", u.id)
-	if res.code == 0 || !strings.Contains(res.stderr, "--memory") {
+	if res.Code == 0 || !strings.Contains(res.Stderr, "--memory") {
 		t.Errorf("update with a bad size\n%s", res)
 	}
 }
@@ -111,11 +113,11 @@ func TestDevicesAllowedByFilter(t *testing.T) {
 	// A second node of another device (1:11 kmsg) made by hand in the
 	// image: present, but not allowed.
 	res := runCmd(t, "mknod", filepath.Join(c.bundle, "rootfs", "hidden-kmsg"), "c", "1", "11")
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("mknod\n%s", res)
 	}
 	c.spec.Process.Args = []string{"sh", "-c", "echo x > /dev/xfull; echo x > /hidden-kmsg"}
 	res = c.run()
 	// Allowed: the write reaches the full device and fails with ENOSPC.
-	assertContains(t, "stderr", res.stderr, "No space left on device", "Operation not permitted")
+	assertContains(t, "stderr", res.Stderr, "No space left on device", "Operation not permitted")
 }

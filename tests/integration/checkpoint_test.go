@@ -88,7 +88,7 @@ func startCounter(t *testing.T, script string) (*container, string) {
 	requireCriu(t)
 	c := newRuntime(t).newContainer("sh", "-c", script)
 	out := c.outDir()
-	if res := c.run("--detach"); res.code != 0 {
+	if res := c.run("--detach"); res.Code != 0 {
 		t.Fatalf("run --detach\n%s", res)
 	}
 	c.waitStatus("running")
@@ -99,7 +99,7 @@ func startCounter(t *testing.T, script string) (*container, string) {
 func TestCheckpointAndRestore(t *testing.T) {
 	c, out := startCounter(t, counterScript)
 	images := filepath.Join(t.TempDir(), "images")
-	cgroupView := c.mustBarco("exec", c.id, "cat", "/proc/1/cgroup").stdout
+	cgroupView := c.mustBarco("exec", c.id, "cat", "/proc/1/cgroup").Stdout
 	runStdout := stdoutOf(t, c.state().Pid)
 
 	c.mustBarco("checkpoint", "--image-path", images, c.id)
@@ -117,10 +117,10 @@ func TestCheckpointAndRestore(t *testing.T) {
 
 	// The stopped container still holds its id.
 	res := c.barco("restore", "--detach", "--bundle", c.bundle, "--image-path", images, c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("restore into an existing id succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "already exists")
+	assertContains(t, "stderr", res.Stderr, "already exists")
 
 	c.mustBarco("delete", c.id)
 	c.mustBarco("restore", "--detach", "--bundle", c.bundle, "--image-path", images, c.id)
@@ -142,9 +142,9 @@ func TestCheckpointAndRestore(t *testing.T) {
 	waitCount(t, out, dumped+5)
 
 	res = c.mustBarco("exec", c.id, "cat", "/proc/1/cmdline")
-	assertContains(t, "cmdline of pid 1", res.stdout, "while true")
+	assertContains(t, "cmdline of pid 1", res.Stdout, "while true")
 	// The cgroup namespace came back with its root at the container's cgroup.
-	if got := c.mustBarco("exec", c.id, "cat", "/proc/1/cgroup").stdout; got != cgroupView {
+	if got := c.mustBarco("exec", c.id, "cat", "/proc/1/cgroup").Stdout; got != cgroupView {
 		t.Errorf("/proc/1/cgroup after restore:\n%s\nbefore checkpoint:\n%s", got, cgroupView)
 	}
 	// The stdout of `run` was replaced by the stdout of `restore`.
@@ -213,14 +213,14 @@ func TestRestoreForeground(t *testing.T) {
 	c.mustBarco("delete", c.id)
 
 	res := c.barco("restore", "--bundle", c.bundle, "--image-path", images, c.id)
-	if res.code != 7 {
-		t.Fatalf("foreground restore exit code %d, want the container's 7\n%s", res.code, res)
+	if res.Code != 7 {
+		t.Fatalf("foreground restore exit code %d, want the container's 7\n%s", res.Code, res)
 	}
 	if n := readCount(t, out); n != 40 {
 		t.Errorf("counter ended at %d, want 40", n)
 	}
 	// Like run, a foreground restore removes the container it waited for.
-	if res := c.barco("state", c.id); res.code == 0 {
+	if res := c.barco("state", c.id); res.Code == 0 {
 		t.Errorf("container still exists after the foreground restore\n%s", res)
 	}
 }
@@ -232,24 +232,24 @@ func TestCheckpointNotRunning(t *testing.T) {
 
 	c.mustBarco("create", "--bundle", c.bundle, c.id)
 	res := c.barco("checkpoint", "--image-path", images, c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("checkpoint of a created container succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "cannot checkpoint", "created", "not running")
+	assertContains(t, "stderr", res.Stderr, "cannot checkpoint", "created", "not running")
 
 	c.mustBarco("start", c.id)
 	c.waitStatus("stopped")
 	res = c.barco("checkpoint", "--image-path", images, c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("checkpoint of a stopped container succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "stopped", "not running")
+	assertContains(t, "stderr", res.Stderr, "stopped", "not running")
 
 	res = c.barco("checkpoint", "--lazy-pages", "--image-path", images, c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("checkpoint --lazy-pages succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "--lazy-pages", "not supported")
+	assertContains(t, "stderr", res.Stderr, "--lazy-pages", "not supported")
 }
 
 func TestRestoreMissingImage(t *testing.T) {

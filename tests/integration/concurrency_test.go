@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/barco-oci/barco/tests/internal/procs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,6 +15,9 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/tests/internal/procs"
+	"github.com/barco-oci/barco/tests/internal/runcmd"
 )
 
 // runQuiet runs barco like runCmd but reports problems as errors instead of
@@ -39,14 +41,14 @@ func runQuiet(dir, root string, args ...string) (result, error) {
 	all := append([]string{"--root", root}, args...)
 	cmd := exec.CommandContext(ctx, env.binary, all...)
 	cmd.Stdout, cmd.Stderr = out, errf
-	res := result{cmd: "barco " + strings.Join(all, " ")}
+	res := result{Cmd: "barco " + strings.Join(all, " ")}
 	if err := env.reaper.Start(cmd); err != nil {
 		return res, err
 	}
 	waitErr := env.reaper.Wait(cmd)
 	o, _ := os.ReadFile(out.Name())
 	e, _ := os.ReadFile(errf.Name())
-	res.stdout, res.stderr, res.code = string(o), string(e), exitCode(cmd.ProcessState)
+	res.Stdout, res.Stderr, res.Code = string(o), string(e), runcmd.ExitCode(cmd.ProcessState)
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("timed out after %v\n%s", commandTimeout, res)
 	}
@@ -108,14 +110,14 @@ var validStatus = map[string]bool{"creating": true, "created": true, "running": 
 // be anywhere in its life: a complete state, or one of the two errors that
 // say it is not (yet or any more) there.
 func checkStateOutput(res result, id string) error {
-	if res.code != 0 {
-		if strings.Contains(res.stderr, "does not exist") || strings.Contains(res.stderr, "being created") {
+	if res.Code != 0 {
+		if strings.Contains(res.Stderr, "does not exist") || strings.Contains(res.Stderr, "being created") {
 			return nil
 		}
 		return fmt.Errorf("state failed without saying why\n%s", res)
 	}
 	var st ociState
-	if err := json.Unmarshal([]byte(res.stdout), &st); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &st); err != nil {
 		return fmt.Errorf("state printed something that is not JSON: %v\n%s", err, res)
 	}
 	if st.ID != id || !validStatus[st.Status] || st.Bundle == "" {
@@ -125,11 +127,11 @@ func checkStateOutput(res result, id string) error {
 }
 
 func checkListOutput(res result) error {
-	if res.code != 0 {
+	if res.Code != 0 {
 		return fmt.Errorf("list failed\n%s", res)
 	}
 	var states []ociState
-	if err := json.Unmarshal([]byte(res.stdout), &states); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &states); err != nil {
 		return fmt.Errorf("list printed something that is not JSON: %v\n%s", err, res)
 	}
 	for _, st := range states {
@@ -188,7 +190,7 @@ func TestConcurrentLifecycles(t *testing.T) {
 	}
 	must := func(j job, args ...string) bool {
 		res, err := runQuiet(scratch, r.root, args...)
-		if err == nil && res.code != 0 {
+		if err == nil && res.Code != 0 {
 			err = fmt.Errorf("expected success\n%s", res)
 		}
 		if err != nil {
@@ -207,8 +209,8 @@ func TestConcurrentLifecycles(t *testing.T) {
 				report("%v", err)
 				return nil
 			}
-			if !strings.Contains(res.stdout, `"stopped"`) {
-				return fmt.Errorf("not stopped: %s", res.stdout)
+			if !strings.Contains(res.Stdout, `"stopped"`) {
+				return fmt.Errorf("not stopped: %s", res.Stdout)
 			}
 			return nil
 		})
@@ -288,8 +290,8 @@ func TestConcurrentLifecycles(t *testing.T) {
 	}
 
 	res := r.mustBarco("list", "-q")
-	if strings.TrimSpace(res.stdout) != "" {
-		t.Errorf("containers left after every one was deleted:\n%s", res.stdout)
+	if strings.TrimSpace(res.Stdout) != "" {
+		t.Errorf("containers left after every one was deleted:\n%s", res.Stdout)
 	}
 	assertBatchLeftNothing(t, r.root, "conc-"+run, bundles, rootfs)
 	assertNoStrayChildren(t)

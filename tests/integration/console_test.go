@@ -26,7 +26,7 @@ func TestConsoleSocket(t *testing.T) {
 	c := newRuntime(t).newContainer("sh", "-c", "read x; echo got:$x; tty; echo tty-status:$?")
 	c.spec.Process.Terminal = true
 	l := listenConsole(t)
-	if res := c.create("--console-socket", l.path); res.code != 0 {
+	if res := c.create("--console-socket", l.path); res.Code != 0 {
 		t.Fatalf("create --console-socket failed\n%s", res)
 	}
 	master := l.master(t)
@@ -88,11 +88,11 @@ func TestRunTerminalForeground(t *testing.T) {
 	c := newRuntime(t).newContainer("sh", "-c", "tty; echo out; exit 5")
 	c.spec.Process.Terminal = true
 	res := c.run()
-	if res.code != 5 {
-		t.Fatalf("exit code %d, want 5\n%s", res.code, res)
+	if res.Code != 5 {
+		t.Fatalf("exit code %d, want 5\n%s", res.Code, res)
 	}
-	assertContains(t, "stdout", res.stdout, "/dev/pts/", "out\r\n")
-	if res := c.barco("state", c.id); res.code == 0 {
+	assertContains(t, "stdout", res.Stdout, "/dev/pts/", "out\r\n")
+	if res := c.barco("state", c.id); res.Code == 0 {
 		t.Errorf("container still exists after run\n%s", res)
 	}
 	assertNoStrayChildren(t)
@@ -140,7 +140,7 @@ func TestRecvtty(t *testing.T) {
 			// The pid file appears once the socket listens.
 			waitFile(t, pidFile)
 
-			if res := c.create("--console-socket", sock); res.code != 0 {
+			if res := c.create("--console-socket", sock); res.Code != 0 {
 				t.Fatalf("create --console-socket failed\n%s", res)
 			}
 			c.mustBarco("start", c.id)
@@ -171,7 +171,7 @@ func TestRecvtty(t *testing.T) {
 func runWithConsole(t *testing.T, c *container) string {
 	t.Helper()
 	l := listenConsole(t)
-	if res := c.create("--console-socket", l.path); res.code != 0 {
+	if res := c.create("--console-socket", l.path); res.Code != 0 {
 		t.Fatalf("create --console-socket failed\n%s", res)
 	}
 	out := collect(l.master(t))

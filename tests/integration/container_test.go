@@ -1,20 +1,19 @@
 package integration
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/tests/internal/names"
+	"github.com/barco-oci/barco/tests/internal/procs"
 )
 
 // runtime is one --root directory: the state store a test's containers
@@ -42,7 +41,7 @@ func (r *runtime) barco(args ...string) result {
 func (r *runtime) mustBarco(args ...string) result {
 	r.t.Helper()
 	res := r.barco(args...)
-	if res.code != 0 {
+	if res.Code != 0 {
 		r.t.Fatalf("expected success\n%s", res)
 	}
 	return res
@@ -90,7 +89,7 @@ func defaultSpec(t *testing.T, dir string) *specs.Spec {
 		t.Fatal(err)
 	}
 	res := runCmd(t, env.binary, "spec", "--bundle", dir)
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("barco spec failed\n%s", res)
 	}
 	var s specs.Spec
@@ -104,7 +103,7 @@ func defaultSpec(t *testing.T, dir string) *specs.Spec {
 func copyRootfs(t *testing.T, dst string) {
 	t.Helper()
 	res := runCmd(t, "cp", "-a", env.rootfs, dst)
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("copy rootfs\n%s", res)
 	}
 }
@@ -140,10 +139,10 @@ func (c *container) create(flags ...string) result {
 func (c *container) runOK() string {
 	c.t.Helper()
 	res := c.run()
-	if res.code != 0 {
+	if res.Code != 0 {
 		c.t.Fatalf("expected exit 0\n%s", res)
 	}
-	return res.stdout
+	return res.Stdout
 }
 
 // bindMount adds a bind mount of a host directory.
@@ -184,7 +183,7 @@ func (c *container) state() ociState {
 	c.t.Helper()
 	res := c.mustBarco("state", c.id)
 	var s ociState
-	if err := json.Unmarshal([]byte(res.stdout), &s); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
 		c.t.Fatalf("state output is not JSON: %v\n%s", err, res)
 	}
 	return s
@@ -263,22 +262,8 @@ func assertNothingLeft(t *testing.T, root, id, bundle, cgroup string) {
 	}
 }
 
-var nonIDChars = regexp.MustCompile(`[^a-z0-9]+`)
-
-// uniqueID derives a container id from the test name plus random hex, so
-// ids never collide across tests or runs and are easy to trace to a test.
-func uniqueID(t *testing.T) string {
-	name := nonIDChars.ReplaceAllString(strings.ToLower(t.Name()), "-")
-	name = strings.Trim(strings.TrimPrefix(name, "test"), "-")
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	var b [4]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return "it-" + name + "-" + hex.EncodeToString(b[:])
-}
+// uniqueID derives a container id from the test name (names.ContainerID).
+func uniqueID(t *testing.T) string { return names.ContainerID(t, "it-") }
 
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()

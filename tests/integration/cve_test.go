@@ -66,20 +66,20 @@ func TestCVE2019_5736RuntimeBinaryOfCreatedInit(t *testing.T) {
 	before := fileSHA256(t, env.binary)
 	c := newRuntime(t).newContainer("sleep", "1000")
 	out := c.outDir()
-	if res := c.create(); res.code != 0 {
+	if res := c.create(); res.Code != 0 {
 		t.Fatalf("create failed\n%s", res)
 	}
 	res := c.barco("exec", c.id, "sh", "-c",
 		`tr '\0' ' ' < /proc/1/cmdline; echo; echo x > /proc/1/exe; echo "append=$?"; echo -n > /proc/1/exe; echo "truncate=$?"`)
-	if !strings.HasPrefix(res.stdout, "barco init") {
+	if !strings.HasPrefix(res.Stdout, "barco init") {
 		t.Fatalf("pid 1 of a created container is not the runtime, the attack has no target\n%s", res)
 	}
 	for _, attempt := range []string{"append", "truncate"} {
-		if !regexp.MustCompile(attempt + `=[1-9]`).MatchString(res.stdout) {
+		if !regexp.MustCompile(attempt + `=[1-9]`).MatchString(res.Stdout) {
 			t.Errorf("writing /proc/1/exe (%s) succeeded\n%s", attempt, res)
 		}
 	}
-	assertRefused(t, "write to /proc/1/exe", res.stderr)
+	assertRefused(t, "write to /proc/1/exe", res.Stderr)
 
 	// A failed redirection of `exec` ends a POSIX shell, hence the inner one.
 	c.mustBarco("exec", "--detach", c.id, "sh", "-c", `sh -c '
@@ -159,7 +159,7 @@ func TestCVE2024_21626OnlyStdioFDs(t *testing.T) {
 	s := newRuntime(t).newContainer("sleep", "1000")
 	startSleeper(t, s)
 	res := s.mustBarco("exec", s.id, "sh", "-c", list)
-	if got := strings.Join(strings.Fields(res.stdout), " "); got != "0 1 2" {
+	if got := strings.Join(strings.Fields(res.Stdout), " "); got != "0 1 2" {
 		t.Errorf("exec: the process has the fds %q, want only 0 1 2", got)
 	}
 }
@@ -185,15 +185,15 @@ func TestCVE2024_21626CwdThroughFD(t *testing.T) {
 			c.spec.Process.Cwd = cwd
 			res := c.run()
 			checkNoEscape(t, res)
-			if res.code != 0 {
-				assertContains(t, "stderr", res.stderr, "process.cwd")
+			if res.Code != 0 {
+				assertContains(t, "stderr", res.Stderr, "process.cwd")
 			}
 		})
 		t.Run("exec "+cwd, func(t *testing.T) {
 			res := s.barco("exec", "--cwd", cwd, s.id, "sh", "-c", escapeCheck)
 			checkNoEscape(t, res)
-			if res.code != 0 {
-				assertContains(t, "stderr", res.stderr, "cwd")
+			if res.Code != 0 {
+				assertContains(t, "stderr", res.Stderr, "cwd")
 			}
 		})
 	}
@@ -202,9 +202,9 @@ func TestCVE2024_21626CwdThroughFD(t *testing.T) {
 func checkNoEscape(t *testing.T, res result) {
 	t.Helper()
 	switch {
-	case strings.Contains(res.stdout, "ESCAPED"):
+	case strings.Contains(res.Stdout, "ESCAPED"):
 		t.Errorf("the working directory is outside the container's root\n%s", res)
-	case res.code == 0 && !strings.Contains(res.stdout, "INSIDE"):
+	case res.Code == 0 && !strings.Contains(res.Stdout, "INSIDE"):
 		t.Errorf("the check did not run\n%s", res)
 	}
 }
@@ -277,10 +277,10 @@ func TestSymlinkMountDestinations(t *testing.T) {
 		c.spec.Mounts = append(c.spec.Mounts, specs.Mount{Destination: dst, Type: "tmpfs", Source: "tmpfs"})
 	}
 	res := c.run()
-	if res.code == 0 {
+	if res.Code == 0 {
 		// The links were followed as if the rootfs were "/": the mounts
 		// are on <rootfs><host>, which the container sees at <host>.
-		mounts := strings.Fields(res.stdout)
+		mounts := strings.Fields(res.Stdout)
 		if !slices.Contains(mounts, host) || !slices.Contains(mounts, host+"/sub") {
 			t.Errorf("tmpfs not mounted at the in-root targets %s and %s/sub:\n%s", host, host, res)
 		}
@@ -364,14 +364,14 @@ func TestDevConsoleSymlink(t *testing.T) {
 			}
 			l := listenConsole(t)
 			res := c.create("--console-socket", l.path)
-			if res.code == 0 {
+			if res.Code == 0 {
 				out := collect(l.master(t))
 				c.mustBarco("start", c.id)
 				out.waitClosed(t)
 				c.waitStatus("stopped")
 				assertContains(t, "console output", out.String(), "done")
 			} else {
-				assertContains(t, "stderr", res.stderr, "console")
+				assertContains(t, "stderr", res.Stderr, "console")
 			}
 			assertHostDirUntouched(t, host)
 		})
@@ -414,15 +414,15 @@ func TestHostileContainerIDs(t *testing.T) {
 				{"delete", "--force", id}, {"exec", id, "true"}, {"pause", id}, {"ps", id},
 			} {
 				res := c.barco(args...)
-				if args[0] == "delete" && args[1] == "--force" && res.code == 0 {
+				if args[0] == "delete" && args[1] == "--force" && res.Code == 0 {
 					continue // like runc, a forced delete of nothing succeeds
 				}
-				if res.code == 0 {
+				if res.Code == 0 {
 					t.Errorf("%s accepted a hostile id\n%s", args[0], res)
-				} else if !strings.Contains(res.stderr, "invalid container id") {
+				} else if !strings.Contains(res.Stderr, "invalid container id") {
 					unclear = append(unclear, args[0])
 					if example == "" {
-						example = res.stderr
+						example = res.Stderr
 					}
 				}
 			}

@@ -14,11 +14,11 @@ import (
 // and that the failure left nothing behind.
 func expectFailure(t *testing.T, c *container, res result, id string, msgs ...string) {
 	t.Helper()
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("expected failure\n%s", res)
 	}
 	for _, m := range msgs {
-		if !strings.Contains(res.stderr, m) {
+		if !strings.Contains(res.Stderr, m) {
 			t.Errorf("stderr does not contain %q\n%s", m, res)
 		}
 	}
@@ -34,10 +34,10 @@ func TestUnknownContainer(t *testing.T) {
 			r := newRuntime(t)
 			id := uniqueID(t)
 			res := r.barco(append(args, id)...)
-			if res.code == 0 {
+			if res.Code == 0 {
 				t.Fatalf("expected failure\n%s", res)
 			}
-			assertContains(t, "stderr", res.stderr, fmt.Sprintf("container %q does not exist", id))
+			assertContains(t, "stderr", res.Stderr, fmt.Sprintf("container %q does not exist", id))
 		})
 	}
 }
@@ -54,17 +54,17 @@ func TestDuplicateID(t *testing.T) {
 		t.Run(verb, func(t *testing.T) {
 			r := newRuntime(t)
 			first := r.newContainer("sleep", "1000")
-			if res := first.create(); res.code != 0 {
+			if res := first.create(); res.Code != 0 {
 				t.Fatalf("create failed\n%s", res)
 			}
 			second := r.newContainer("sh", "-c", "echo second > /out/ran")
 			out := second.outDir()
 			second.save()
 			res := r.barco(verb, "--bundle", second.bundle, first.id)
-			if res.code == 0 {
+			if res.Code == 0 {
 				t.Fatalf("%s with a used id succeeded\n%s", verb, res)
 			}
-			assertContains(t, "stderr", res.stderr, fmt.Sprintf("container %q already exists", first.id))
+			assertContains(t, "stderr", res.Stderr, fmt.Sprintf("container %q already exists", first.id))
 			if _, err := os.Stat(filepath.Join(out, "ran")); err == nil {
 				t.Error("the second container ran")
 			}
@@ -167,12 +167,12 @@ func TestMissingExecutable(t *testing.T) {
 				// runc fails at create; a runtime that only finds out at
 				// start must fail there, and delete --force must clean up.
 				res := c.create()
-				if res.code == 0 {
+				if res.Code == 0 {
 					res = c.barco("start", c.id)
-					if res.code == 0 {
+					if res.Code == 0 {
 						t.Fatalf("start of %v succeeded\n%s", tc.args, res)
 					}
-					assertContains(t, "start stderr", res.stderr, tc.msgs...)
+					assertContains(t, "start stderr", res.Stderr, tc.msgs...)
 					c.mustBarco("delete", "--force", c.id)
 					c.assertNothingLeft()
 					assertNoStrayChildren(t)
@@ -186,14 +186,14 @@ func TestMissingExecutable(t *testing.T) {
 
 func TestDeleteRunning(t *testing.T) {
 	c := newRuntime(t).newContainer("sleep", "1000")
-	if res := c.run("-d"); res.code != 0 {
+	if res := c.run("-d"); res.Code != 0 {
 		t.Fatalf("run -d failed\n%s", res)
 	}
 	res := c.barco("delete", c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("delete of a running container succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "not stopped")
+	assertContains(t, "stderr", res.Stderr, "not stopped")
 	if st := c.state(); st.Status != "running" {
 		t.Errorf("status after a refused delete %q, want running", st.Status)
 	}

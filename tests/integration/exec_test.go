@@ -19,7 +19,7 @@ import (
 // startSleeper runs c detached with a long sleep and returns its state.
 func startSleeper(t *testing.T, c *container) ociState {
 	t.Helper()
-	if res := c.run("--detach"); res.code != 0 {
+	if res := c.run("--detach"); res.Code != 0 {
 		t.Fatalf("run --detach\n%s", res)
 	}
 	return c.waitStatus("running")
@@ -30,24 +30,24 @@ func TestExecCommandAndExitCode(t *testing.T) {
 	startSleeper(t, c)
 
 	res := c.mustBarco("exec", c.id, "sh", "-c", "echo hello from exec; echo pid=$$")
-	assertContains(t, "exec output", res.stdout, "hello from exec")
+	assertContains(t, "exec output", res.Stdout, "hello from exec")
 	// The container has its own pid namespace: the exec'd shell is not pid 1
 	// but is a member of it (a small pid, not a host pid).
-	pidLine := strings.TrimSpace(res.stdout[strings.Index(res.stdout, "pid=")+4:])
+	pidLine := strings.TrimSpace(res.Stdout[strings.Index(res.Stdout, "pid=")+4:])
 	if pid, err := strconv.Atoi(pidLine); err != nil || pid <= 1 || pid > 1000 {
 		t.Errorf("exec'd shell pid %q is not a pid of the container's namespace", pidLine)
 	}
-	if res := c.barco("exec", c.id, "sh", "-c", "exit 7"); res.code != 7 {
-		t.Errorf("exit code %d, want 7\n%s", res.code, res)
+	if res := c.barco("exec", c.id, "sh", "-c", "exit 7"); res.Code != 7 {
+		t.Errorf("exit code %d, want 7\n%s", res.Code, res)
 	}
-	if res := c.barco("exec", c.id, "sh", "-c", "kill -9 $$"); res.code != 137 {
-		t.Errorf("exit code %d, want 137\n%s", res.code, res)
+	if res := c.barco("exec", c.id, "sh", "-c", "kill -9 $$"); res.Code != 137 {
+		t.Errorf("exit code %d, want 137\n%s", res.Code, res)
 	}
 	res = c.barco("exec", c.id, "/nonexistent")
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("exec of a missing binary succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "no such file or directory")
+	assertContains(t, "stderr", res.Stderr, "no such file or directory")
 }
 
 func TestExecSettings(t *testing.T) {
@@ -55,21 +55,21 @@ func TestExecSettings(t *testing.T) {
 	startSleeper(t, c)
 
 	res := c.mustBarco("exec", "--user", "1000:1000", "--additional-gids", "10", c.id, "id")
-	assertContains(t, "id", res.stdout, "uid=1000", "gid=1000", "10(")
+	assertContains(t, "id", res.Stdout, "uid=1000", "gid=1000", "10(")
 	res = c.mustBarco("exec", "--env", "FOO=bar", "--cwd", "/tmp", c.id, "sh", "-c", "echo $FOO; pwd")
-	if got := strings.Fields(res.stdout); len(got) != 2 || got[0] != "bar" || got[1] != "/tmp" {
-		t.Errorf("env/cwd: got %q", res.stdout)
+	if got := strings.Fields(res.Stdout); len(got) != 2 || got[0] != "bar" || got[1] != "/tmp" {
+		t.Errorf("env/cwd: got %q", res.Stdout)
 	}
 	res = c.mustBarco("exec", c.id, "sh", "-c", "grep CapEff /proc/self/status")
-	if !strings.Contains(res.stdout, "00000000200004") { // the default spec's three caps
-		t.Errorf("exec without --cap: %q", res.stdout)
+	if !strings.Contains(res.Stdout, "00000000200004") { // the default spec's three caps
+		t.Errorf("exec without --cap: %q", res.Stdout)
 	}
 	res = c.mustBarco("exec", "--cap", "CAP_SYS_ADMIN", c.id, "sh", "-c", "grep CapEff /proc/self/status")
-	if strings.Contains(res.stdout, "00000000200004") {
-		t.Errorf("--cap CAP_SYS_ADMIN did not change the effective set: %q", res.stdout)
+	if strings.Contains(res.Stdout, "00000000200004") {
+		t.Errorf("--cap CAP_SYS_ADMIN did not change the effective set: %q", res.Stdout)
 	}
 	res = c.barco("exec", "--cap", "CAP_BOGUS", c.id, "true")
-	if res.code == 0 || !strings.Contains(res.stderr, "CAP_BOGUS") {
+	if res.Code == 0 || !strings.Contains(res.Stderr, "CAP_BOGUS") {
 		t.Errorf("unknown capability accepted\n%s", res)
 	}
 }
@@ -87,14 +87,14 @@ func TestExecProcessJSON(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "process.json")
 	writeFile(t, path, string(data))
 	res := c.mustBarco("exec", "--process", path, c.id)
-	if got := strings.Fields(res.stdout); len(got) != 3 || got[0] != "from-process-json" || got[1] != "1000" || got[2] != "/etc" {
-		t.Errorf("exec --process: got %q", res.stdout)
+	if got := strings.Fields(res.Stdout); len(got) != 3 || got[0] != "from-process-json" || got[1] != "1000" || got[2] != "/etc" {
+		t.Errorf("exec --process: got %q", res.Stdout)
 	}
 	p.Args = nil
 	data, _ = json.Marshal(p)
 	writeFile(t, path, string(data))
 	res = c.barco("exec", "--process", path, c.id)
-	if res.code == 0 || !strings.Contains(res.stderr, "process.args") {
+	if res.Code == 0 || !strings.Contains(res.Stderr, "process.args") {
 		t.Errorf("process without args accepted\n%s", res)
 	}
 }
@@ -106,8 +106,8 @@ func TestExecJoinsMountNamespace(t *testing.T) {
 	startSleeper(t, c)
 	err := eventually(10*time.Second, func() error {
 		res := c.barco("exec", c.id, "cat", "/tmp/only-here")
-		if strings.TrimSpace(res.stdout) != "inside" {
-			return fmt.Errorf("got %q", res.stdout)
+		if strings.TrimSpace(res.Stdout) != "inside" {
+			return fmt.Errorf("got %q", res.Stdout)
 		}
 		return nil
 	})
@@ -133,12 +133,12 @@ func TestExecJoinsUserNamespace(t *testing.T) {
 	}
 	startSleeper(t, c)
 	res := c.mustBarco("exec", c.id, "cat", "/proc/self/uid_map")
-	if f := strings.Fields(res.stdout); len(f) != 3 || f[0] != "0" || f[1] != "100000" || f[2] != "65536" {
-		t.Errorf("uid_map in exec: %q", res.stdout)
+	if f := strings.Fields(res.Stdout); len(f) != 3 || f[0] != "0" || f[1] != "100000" || f[2] != "65536" {
+		t.Errorf("uid_map in exec: %q", res.Stdout)
 	}
 	// Seen from the host, the exec'd process runs as uid 100000.
 	res = c.mustBarco("exec", c.id, "sh", "-c", "grep -E '^Uid' /proc/self/status; sleep 0")
-	assertContains(t, "status in user namespace", res.stdout, "Uid:\t0\t0\t0\t0")
+	assertContains(t, "status in user namespace", res.Stdout, "Uid:\t0\t0\t0\t0")
 	c.mustBarco("exec", "--detach", "--pid-file", filepath.Join(c.bundle, "exec.pid"), c.id, "sleep", "30")
 	pid := strings.TrimSpace(waitFile(t, filepath.Join(c.bundle, "exec.pid")))
 	status, err := os.ReadFile("/proc/" + pid + "/status")
@@ -188,10 +188,10 @@ func TestJoinNamespacesByPath(t *testing.T) {
 	bad.spec.Linux.Namespaces = append(bad.spec.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace})
 	bad.spec.Hostname = ""
 	res := bad.run()
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("joining a missing namespace succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "/proc/999999999/ns/net")
+	assertContains(t, "stderr", res.Stderr, "/proc/999999999/ns/net")
 }
 
 func TestPreserveFDs(t *testing.T) {
@@ -201,11 +201,11 @@ func TestPreserveFDs(t *testing.T) {
 	c.save()
 	script := fmt.Sprintf("exec 3<%s; exec %s --root %s run --preserve-fds 1 --bundle %s %s", file, env.binary, c.root, c.bundle, c.id)
 	res := runCmd(t, "sh", "-c", script)
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("run --preserve-fds\n%s", res)
 	}
-	assertContains(t, "container output", res.stdout, "content of fd 3")
-	fds := strings.Fields(res.stdout[strings.Index(res.stdout, "fd 3")+4:])
+	assertContains(t, "container output", res.Stdout, "content of fd 3")
+	fds := strings.Fields(res.Stdout[strings.Index(res.Stdout, "fd 3")+4:])
 	// stdio, the preserved fd 3, and the fd ls uses to read the directory.
 	if strings.Join(fds, " ") != "0 1 2 3 4" {
 		t.Errorf("fds in the container: %v, want 0 1 2 3 4", fds)
@@ -242,11 +242,11 @@ func TestKillAllAndForceDelete(t *testing.T) {
 
 func TestExecStoppedContainer(t *testing.T) {
 	c := newRuntime(t).newContainer("true")
-	if res := c.run("--keep"); res.code != 0 {
+	if res := c.run("--keep"); res.Code != 0 {
 		t.Fatalf("run --keep\n%s", res)
 	}
 	res := c.barco("exec", c.id, "true")
-	if res.code == 0 || !strings.Contains(res.stderr, "not running") && !strings.Contains(res.stderr, "stopped") {
+	if res.Code == 0 || !strings.Contains(res.Stderr, "not running") && !strings.Contains(res.Stderr, "stopped") {
 		t.Errorf("exec in a stopped container\n%s", res)
 	}
 }
@@ -296,7 +296,7 @@ func receivePidfd(t *testing.T) (sock string, got <-chan string) {
 func TestPidfdSocket(t *testing.T) {
 	c := newRuntime(t).newContainer("sleep", "1000")
 	sock, got := receivePidfd(t)
-	if res := c.run("--detach", "--pidfd-socket", sock); res.code != 0 {
+	if res := c.run("--detach", "--pidfd-socket", sock); res.Code != 0 {
 		t.Fatalf("run --pidfd-socket\n%s", res)
 	}
 	st := c.waitStatus("running")

@@ -138,10 +138,10 @@ func TestCreateKilled(t *testing.T) {
 				if err := checkStateOutput(r.barco("state", id), id); err != nil {
 					t.Error(err)
 				}
-				if res := r.barco("delete", "--force", id); res.code != 0 {
+				if res := r.barco("delete", "--force", id); res.Code != 0 {
 					t.Errorf("delete --force failed\n%s", res)
 				}
-				if res := r.barco("state", id); res.code == 0 || !strings.Contains(res.stderr, "does not exist") {
+				if res := r.barco("state", id); res.Code == 0 || !strings.Contains(res.Stderr, "does not exist") {
 					t.Errorf("the container is still there after delete --force\n%s", res)
 				}
 				assertNothingLeft(t, r.root, id, bundle, id)
@@ -177,7 +177,7 @@ func TestInitDiesBeforeStart(t *testing.T) {
 	c := newRuntime(t).newContainer("sleep", "1000")
 	out := c.outDir()
 	c.spec.Process.Args = []string{"sh", "-c", "echo started > /out/started"}
-	if res := c.create(); res.code != 0 {
+	if res := c.create(); res.Code != 0 {
 		t.Fatalf("create failed\n%s", res)
 	}
 	st := c.state()
@@ -186,10 +186,10 @@ func TestInitDiesBeforeStart(t *testing.T) {
 	}
 	c.waitStatus("stopped")
 	res := c.barco("start", c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("start of a container whose init died succeeded\n%s", res)
 	}
-	if !strings.Contains(res.stderr, "stopped") && !strings.Contains(res.stderr, "not running") {
+	if !strings.Contains(res.Stderr, "stopped") && !strings.Contains(res.Stderr, "not running") {
 		t.Errorf("start does not say the container is stopped\n%s", res)
 	}
 	if _, err := os.Stat(filepath.Join(out, "started")); err == nil {
@@ -238,7 +238,7 @@ func TestPIDReusedByStranger(t *testing.T) {
 	}
 	for _, args := range [][]string{{"kill", c.id, "KILL"}, {"kill", c.id, "TERM"}} {
 		res := c.barco(args...)
-		if res.code == 0 {
+		if res.Code == 0 {
 			t.Errorf("%v on a stopped container succeeded\n%s", args, res)
 		}
 		assertAlive(t, stranger.Process.Pid)
@@ -247,7 +247,7 @@ func TestPIDReusedByStranger(t *testing.T) {
 	// it may report success, but must not reach the stranger.
 	c.barco("kill", "--all", c.id, "KILL")
 	assertAlive(t, stranger.Process.Pid)
-	if res := c.barco("pause", c.id); res.code == 0 {
+	if res := c.barco("pause", c.id); res.Code == 0 {
 		t.Errorf("pause of a stopped container succeeded\n%s", res)
 	}
 	assertAlive(t, stranger.Process.Pid)
@@ -302,7 +302,7 @@ func TestFullDiskWhileWritingState(t *testing.T) {
 		id := fmt.Sprintf("%s-%d", uniqueID(t), step)
 		bundle := lightBundle(t, bundles, rootfs, id, "sleep", "1000")
 		res := r.barco("create", "--bundle", bundle, id)
-		if res.code == 0 {
+		if res.Code == 0 {
 			t.Logf("create fits with %d bytes free", int64(step)*page)
 			r.mustBarco("delete", "--force", id)
 			assertNothingLeft(t, root, id, bundle, id)
@@ -311,11 +311,11 @@ func TestFullDiskWhileWritingState(t *testing.T) {
 			}
 			break
 		}
-		assertContains(t, "create stderr", res.stderr, "no space left on device")
+		assertContains(t, "create stderr", res.Stderr, "no space left on device")
 		if err := checkListOutput(r.barco("list", "--format", "json")); err != nil {
 			t.Error(err)
 		}
-		if res := r.barco("state", id); res.code == 0 || !strings.Contains(res.stderr, "does not exist") {
+		if res := r.barco("state", id); res.Code == 0 || !strings.Contains(res.Stderr, "does not exist") {
 			t.Errorf("state after a failed create\n%s", res)
 		}
 		assertNothingLeft(t, root, id, bundle, id)

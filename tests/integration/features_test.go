@@ -18,14 +18,14 @@ func barcoFeatures(t *testing.T) *features.Features {
 	t.Helper()
 	requireEnv(t)
 	res := runCmd(t, env.binary, "features")
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("barco features failed\n%s", res)
 	}
-	dec := json.NewDecoder(strings.NewReader(res.stdout))
+	dec := json.NewDecoder(strings.NewReader(res.Stdout))
 	dec.DisallowUnknownFields()
 	var f features.Features
 	if err := dec.Decode(&f); err != nil {
-		t.Fatalf("barco features output does not parse: %v\n%s", err, res.stdout)
+		t.Fatalf("barco features output does not parse: %v\n%s", err, res.Stdout)
 	}
 	return &f
 }
@@ -38,7 +38,7 @@ func TestFeaturesOutput(t *testing.T) {
 	if f.Linux == nil {
 		t.Fatal("no linux section")
 	}
-	version := strings.Fields(runCmd(t, env.binary, "--version").stdout)
+	version := strings.Fields(runCmd(t, env.binary, "--version").Stdout)
 	if len(version) < 3 || f.Annotations["org.barco.version"] != version[2] {
 		t.Errorf("org.barco.version %q does not match `barco --version` %q", f.Annotations["org.barco.version"], version)
 	}
@@ -132,10 +132,10 @@ func TestFeaturesMountOptionsWork(t *testing.T) {
 		want = append(want, dst)
 	}
 	res := c.run()
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("a container with every claimed mount option failed\n%s", res)
 	}
-	got := strings.Fields(res.stdout)
+	got := strings.Fields(res.Stdout)
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

@@ -5,12 +5,9 @@ package integration
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +15,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/tests/internal/mounts"
+	"github.com/barco-oci/barco/tests/internal/procs"
+	"github.com/barco-oci/barco/tests/internal/runcmd"
 )
 
 // commandTimeout bounds every command a test runs; a hung barco is killed.
@@ -84,7 +85,7 @@ func discover() suite {
 	} else if _, err := os.Stat(filepath.Join(s.rootfs, "bin", "busybox")); err != nil {
 		s.skip = fmt.Sprintf("busybox rootfs: %v", err)
 	}
-	mnt, err := cgroup2Mount()
+	mnt, err := mounts.Cgroup2()
 	if err != nil {
 		s.skip = fmt.Sprintf("find cgroup2 mount: %v", err)
 	}
@@ -100,48 +101,6 @@ func requireEnv(t *testing.T) {
 	}
 }
 
-// cgroup2Mount finds where the cgroup2 hierarchy is mounted. On hybrid hosts
-// it is not /sys/fs/cgroup but a subdirectory such as /sys/fs/cgroup/unified.
-func cgroup2Mount() (string, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		// Fields after " - " are: fstype, source, super options.
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		if f := strings.Fields(post); len(f) > 0 && f[0] == "cgroup2" {
-			if pf := strings.Fields(pre); len(pf) >= 5 {
-				return unescapeMountPath(pf[4]), nil
-			}
-		}
-	}
-	return "", errors.New("no cgroup2 mount in /proc/self/mountinfo")
-}
-
-// unescapeMountPath undoes the octal escapes (\040 for space, ...) that
-// mountinfo uses in paths.
-func unescapeMountPath(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // testCgroupDir is the host path of the cgroup named by cgroupsPath
 // "/barco-test-<pid>/<name>".
 func testCgroupDir(name string) string {
@@ -149,66 +108,12 @@ func testCgroupDir(name string) string {
 }
 
 // result is what a finished command left behind.
-type result struct {
-	cmd    string
-	stdout string
-	stderr string
-	code   int // exit code; 128+signal if killed by a signal
-}
+type result = runcmd.Result
 
-func (r result) String() string {
-	return fmt.Sprintf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", r.cmd, r.code, r.stdout, r.stderr)
-}
-
-// runCmd runs a command to completion with a timeout. Output goes to files,
-// not pipes: a container started by the command inherits its stdio and may
-// outlive it, and a pipe would keep Wait blocked until the container exits.
+// runCmd runs a command to completion (runcmd.Run) under the suite's reaper.
 func runCmd(t *testing.T, name string, args ...string) result {
 	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	res := result{cmd: strings.Join(append([]string{name}, args...), " ")}
-	if err := env.reaper.Start(cmd); err != nil {
-		t.Fatalf("start %s: %v", res.cmd, err)
-	}
-	waitErr := env.reaper.Wait(cmd)
-
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
-	res.stdout, res.stderr = string(out), string(errOut)
-	if ctx.Err() != nil {
-		t.Fatalf("timed out after %v, killed\n%s", commandTimeout, res)
-	}
-	res.code = exitCode(cmd.ProcessState)
-	if waitErr != nil && cmd.ProcessState == nil {
-		t.Fatalf("wait %s: %v", res.cmd, waitErr)
-	}
-	return res
-}
-
-func exitCode(ps *os.ProcessState) int {
-	if ps == nil {
-		return -1
-	}
-	if ws, ok := ps.Sys().(unix.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ps.ExitCode()
+	return runcmd.Run(t, env.reaper, commandTimeout, "", name, args...)
 }
 
 // checkSuiteLeftovers runs after all tests: every container cgroup must be
@@ -295,7 +200,7 @@ func mountPointsContaining(s string) []string {
 		if len(fields) < 5 {
 			continue
 		}
-		if mp := unescapeMountPath(fields[4]); strings.Contains(mp, s) {
+		if mp := mounts.Unescape(fields[4]); strings.Contains(mp, s) {
 			out = append(out, mp)
 		}
 	}

@@ -118,11 +118,11 @@ func TestFailingHooks(t *testing.T) {
 	// A failing poststart fails start and stops the container.
 	p := newRuntime(t).newContainer("sleep", "1000")
 	p.spec.Hooks = &specs.Hooks{Poststart: fail}
-	if res := p.create(); res.code != 0 {
+	if res := p.create(); res.Code != 0 {
 		t.Fatalf("create\n%s", res)
 	}
 	res := p.barco("start", p.id)
-	if res.code == 0 || !strings.Contains(res.stderr, "poststart") {
+	if res.Code == 0 || !strings.Contains(res.Stderr, "poststart") {
 		t.Fatalf("start with a failing poststart hook\n%s", res)
 	}
 	p.waitStatus("stopped")
@@ -130,7 +130,7 @@ func TestFailingHooks(t *testing.T) {
 	// A failing poststop is only a warning.
 	s := newRuntime(t).newContainer("true")
 	s.spec.Hooks = &specs.Hooks{Poststop: fail}
-	if res := s.run(); res.code != 0 {
+	if res := s.run(); res.Code != 0 {
 		t.Fatalf("run with a failing poststop hook\n%s", res)
 	}
 }
@@ -141,10 +141,10 @@ func TestLogFormatJSON(t *testing.T) {
 	c.save()
 	logFile := filepath.Join(t.TempDir(), "barco.log")
 	res := c.barco("--log", logFile, "--log-format", "json", "create", "--bundle", c.bundle, c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("create with a bogus namespace succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, "bogus")
+	assertContains(t, "stderr", res.Stderr, "bogus")
 	data, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ func TestLifecycle(t *testing.T) {
 	c := newRuntime(t).newContainer("sleep", "1000")
 	pidFile := filepath.Join(t.TempDir(), "pid")
 
-	if res := c.create("--pid-file", pidFile); res.code != 0 {
+	if res := c.create("--pid-file", pidFile); res.Code != 0 {
 		t.Fatalf("create failed\n%s", res)
 	}
 	st := c.state()
@@ -45,7 +45,7 @@ func TestLifecycle(t *testing.T) {
 	if st := c.state(); st.Status != "running" {
 		t.Errorf("status after start %q, want running", st.Status)
 	}
-	if res := c.barco("start", c.id); res.code == 0 {
+	if res := c.barco("start", c.id); res.Code == 0 {
 		t.Errorf("starting a running container succeeded\n%s", res)
 	}
 
@@ -54,10 +54,10 @@ func TestLifecycle(t *testing.T) {
 
 	c.mustBarco("delete", c.id)
 	res := c.barco("state", c.id)
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("state after delete succeeded\n%s", res)
 	}
-	assertContains(t, "stderr", res.stderr, fmt.Sprintf("container %q does not exist", c.id))
+	assertContains(t, "stderr", res.Stderr, fmt.Sprintf("container %q does not exist", c.id))
 	c.assertNothingLeft()
 }
 
@@ -85,7 +85,7 @@ func TestKillSignals(t *testing.T) {
 		t.Run("signal "+tc.signal, func(t *testing.T) {
 			c := newRuntime(t).newContainer("sh", "-c", trapScript)
 			out := c.outDir()
-			if res := c.run("--detach"); res.code != 0 {
+			if res := c.run("--detach"); res.Code != 0 {
 				t.Fatalf("run --detach failed\n%s", res)
 			}
 			waitFile(t, filepath.Join(out, "ready"))
@@ -106,7 +106,7 @@ func TestKillSignals(t *testing.T) {
 func TestKillAll(t *testing.T) {
 	c := newRuntime(t).newContainer("sh", "-c", "sleep 1000 & sleep 1000 & echo ready > /out/ready; wait")
 	out := c.outDir()
-	if res := c.run("-d"); res.code != 0 {
+	if res := c.run("-d"); res.Code != 0 {
 		t.Fatalf("run -d failed\n%s", res)
 	}
 	waitFile(t, filepath.Join(out, "ready"))
@@ -121,14 +121,14 @@ func TestList(t *testing.T) {
 	var ids []string
 	for range 3 {
 		c := r.newContainer("sleep", "1000")
-		if res := c.create(); res.code != 0 {
+		if res := c.create(); res.Code != 0 {
 			t.Fatalf("create failed\n%s", res)
 		}
 		ids = append(ids, c.id)
 	}
 	slices.Sort(ids)
 
-	table := r.mustBarco("list").stdout
+	table := r.mustBarco("list").Stdout
 	lines := strings.Split(strings.TrimSpace(table), "\n")
 	if header := strings.Fields(lines[0]); !slices.Equal(header, []string{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}) {
 		t.Errorf("list header %q", lines[0])
@@ -150,7 +150,7 @@ func TestList(t *testing.T) {
 		t.Errorf("list shows %v, want %v\n%s", rows, ids, table)
 	}
 
-	quiet := strings.Fields(r.mustBarco("list", "-q").stdout)
+	quiet := strings.Fields(r.mustBarco("list", "-q").Stdout)
 	slices.Sort(quiet)
 	if !slices.Equal(quiet, ids) {
 		t.Errorf("list -q shows %v, want %v", quiet, ids)
@@ -180,7 +180,7 @@ func TestList(t *testing.T) {
 	if got := listJSON(t, r); len(got) != 0 {
 		t.Errorf("list after delete: %+v", got)
 	}
-	if q := strings.TrimSpace(r.mustBarco("list", "-q").stdout); q != "" {
+	if q := strings.TrimSpace(r.mustBarco("list", "-q").Stdout); q != "" {
 		t.Errorf("list -q after delete: %q", q)
 	}
 }
@@ -190,7 +190,7 @@ func listJSON(t *testing.T, r *runtime) []ociState {
 	t.Helper()
 	res := r.mustBarco("list", "--format", "json")
 	var states []ociState
-	if err := json.Unmarshal([]byte(res.stdout), &states); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &states); err != nil {
 		t.Fatalf("list --format json is not a JSON array: %v\n%s", err, res)
 	}
 	return states
@@ -198,7 +198,7 @@ func listJSON(t *testing.T, r *runtime) []ociState {
 
 func TestRunDetach(t *testing.T) {
 	c := newRuntime(t).newContainer("sleep", "1000")
-	if res := c.run("--detach"); res.code != 0 {
+	if res := c.run("--detach"); res.Code != 0 {
 		t.Fatalf("run --detach failed\n%s", res)
 	}
 	st := c.state()
@@ -208,7 +208,7 @@ func TestRunDetach(t *testing.T) {
 	c.mustBarco("kill", c.id, "9")
 	c.waitStatus("stopped")
 	c.mustBarco("delete", c.id)
-	if res := c.barco("state", c.id); res.code == 0 {
+	if res := c.barco("state", c.id); res.Code == 0 {
 		t.Errorf("state after delete succeeded\n%s", res)
 	}
 	c.assertNothingLeft()
@@ -216,7 +216,7 @@ func TestRunDetach(t *testing.T) {
 
 func TestRunKeep(t *testing.T) {
 	c := newRuntime(t).newContainer("sh", "-c", "exit 0")
-	if res := c.run("--keep"); res.code != 0 {
+	if res := c.run("--keep"); res.Code != 0 {
 		t.Fatalf("run --keep failed\n%s", res)
 	}
 	found := false

@@ -32,13 +32,13 @@ func TestReadOnlyBindMount(t *testing.T) {
 	}
 	c.bindMount(host, "/ro", "ro")
 	res := c.run()
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("run failed\n%s", res)
 	}
-	if !strings.HasPrefix(res.stdout, "readable\n") || strings.Contains(res.stdout, "rc=0") {
-		t.Errorf("read-only bind: stdout %q, want the file read and the write refused", res.stdout)
+	if !strings.HasPrefix(res.Stdout, "readable\n") || strings.Contains(res.Stdout, "rc=0") {
+		t.Errorf("read-only bind: stdout %q, want the file read and the write refused", res.Stdout)
 	}
-	assertContains(t, "stderr", res.stderr, "Read-only file system")
+	assertContains(t, "stderr", res.Stderr, "Read-only file system")
 	if _, err := os.Stat(filepath.Join(host, "new")); err == nil {
 		t.Error("the container created a file through a read-only bind mount")
 	}
@@ -84,16 +84,16 @@ func TestReadOnlyRoot(t *testing.T) {
 				Options:     []string{"nosuid", "nodev", "mode=1777"},
 			})
 			res := c.run()
-			if res.code != 0 {
+			if res.Code != 0 {
 				t.Fatalf("run failed\n%s", res)
 			}
 			wantRC := "rc=0"
 			if tc.readonly {
 				wantRC = "rc=1"
-				assertContains(t, "stderr", res.stderr, "Read-only file system")
+				assertContains(t, "stderr", res.Stderr, "Read-only file system")
 			}
-			if want := wantRC + "\nok\n"; res.stdout != want {
-				t.Errorf("stdout %q, want %q", res.stdout, want)
+			if want := wantRC + "\nok\n"; res.Stdout != want {
+				t.Errorf("stdout %q, want %q", res.Stdout, want)
 			}
 			_, err := os.Stat(filepath.Join(c.bundle, "rootfs", "x"))
 			if created := err == nil; created == tc.readonly {

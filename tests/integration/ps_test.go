@@ -17,7 +17,7 @@ import (
 func TestPs(t *testing.T) {
 	// sh starts one sleep in the background and becomes the other.
 	c := newRuntime(t).newContainer("sh", "-c", "sleep 1000 & exec sleep 1001")
-	if res := c.run("--detach"); res.code != 0 {
+	if res := c.run("--detach"); res.Code != 0 {
 		t.Fatalf("run --detach failed\n%s", res)
 	}
 	var want []int
@@ -41,7 +41,7 @@ func TestPs(t *testing.T) {
 	}
 
 	t.Run("table", func(t *testing.T) {
-		rows := psTable(t, "PID", c.mustBarco("ps", c.id).stdout)
+		rows := psTable(t, "PID", c.mustBarco("ps", c.id).Stdout)
 		cmds := map[string]bool{}
 		for pid, line := range rows {
 			if !slices.Contains(want, pid) {
@@ -55,7 +55,7 @@ func TestPs(t *testing.T) {
 	})
 
 	t.Run("ps options", func(t *testing.T) {
-		rows := psTable(t, "PID", c.mustBarco("ps", c.id, "-o", "pid,comm").stdout)
+		rows := psTable(t, "PID", c.mustBarco("ps", c.id, "-o", "pid,comm").Stdout)
 		if len(rows) != 2 {
 			t.Errorf("ps -o pid,comm shows %v, want 2 rows", rows)
 		}
@@ -68,10 +68,10 @@ func TestPs(t *testing.T) {
 
 	t.Run("no PID column", func(t *testing.T) {
 		res := c.barco("ps", c.id, "-o", "comm")
-		if res.code == 0 {
+		if res.Code == 0 {
 			t.Fatalf("ps without a PID column succeeded\n%s", res)
 		}
-		assertContains(t, "stderr", res.stderr, "PID column")
+		assertContains(t, "stderr", res.Stderr, "PID column")
 	})
 
 	c.mustBarco("delete", "--force", c.id)
@@ -81,7 +81,7 @@ func TestPs(t *testing.T) {
 // A created container already has its init, waiting for start.
 func TestPsCreated(t *testing.T) {
 	c := newRuntime(t).newContainer("sleep", "1000")
-	if res := c.create(); res.code != 0 {
+	if res := c.create(); res.Code != 0 {
 		t.Fatalf("create failed\n%s", res)
 	}
 	if got, want := psJSON(t, c), []int{c.state().Pid}; !slices.Equal(got, want) {
@@ -96,40 +96,40 @@ func TestPsErrors(t *testing.T) {
 		id := uniqueID(t)
 		for _, args := range [][]string{{"ps", id}, {"ps", "--format", "json", id}} {
 			res := r.barco(args...)
-			if res.code == 0 {
+			if res.Code == 0 {
 				t.Fatalf("ps of an unknown container succeeded\n%s", res)
 			}
-			assertContains(t, "stderr", res.stderr, fmt.Sprintf("container %q does not exist", id))
+			assertContains(t, "stderr", res.Stderr, fmt.Sprintf("container %q does not exist", id))
 		}
 	})
 	t.Run("stopped container", func(t *testing.T) {
 		c := newRuntime(t).newContainer("true")
-		if res := c.run("--keep"); res.code != 0 {
+		if res := c.run("--keep"); res.Code != 0 {
 			t.Fatalf("run --keep failed\n%s", res)
 		}
 		c.waitStatus("stopped")
 		for _, args := range [][]string{{"ps", c.id}, {"ps", "--format", "json", c.id}} {
 			res := c.barco(args...)
-			if res.code == 0 {
+			if res.Code == 0 {
 				t.Fatalf("ps of a stopped container succeeded\n%s", res)
 			}
-			assertContains(t, "stderr", res.stderr, "not running")
-			if res.stdout != "" {
-				t.Errorf("ps of a stopped container printed %q", res.stdout)
+			assertContains(t, "stderr", res.Stderr, "not running")
+			if res.Stdout != "" {
+				t.Errorf("ps of a stopped container printed %q", res.Stdout)
 			}
 		}
 		c.mustBarco("delete", c.id)
 	})
 	t.Run("bad format", func(t *testing.T) {
 		c := newRuntime(t).newContainer("sleep", "1000")
-		if res := c.create(); res.code != 0 {
+		if res := c.create(); res.Code != 0 {
 			t.Fatalf("create failed\n%s", res)
 		}
 		res := c.barco("ps", "--format", "yaml", c.id)
-		if res.code == 0 {
+		if res.Code == 0 {
 			t.Fatalf("ps --format yaml succeeded\n%s", res)
 		}
-		assertContains(t, "stderr", res.stderr, "yaml")
+		assertContains(t, "stderr", res.Stderr, "yaml")
 		c.mustBarco("delete", c.id)
 	})
 }
@@ -139,7 +139,7 @@ func psJSON(t *testing.T, c *container) []int {
 	t.Helper()
 	res := c.mustBarco("ps", "--format", "json", c.id)
 	var pids []int
-	if err := json.Unmarshal([]byte(res.stdout), &pids); err != nil {
+	if err := json.Unmarshal([]byte(res.Stdout), &pids); err != nil {
 		t.Fatalf("ps --format json is not an array of pids: %v\n%s", err, res)
 	}
 	slices.Sort(pids)

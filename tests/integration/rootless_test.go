@@ -30,7 +30,7 @@ func newRootless(t *testing.T) *rootlessEnv {
 	requireEnv(t)
 	u, err := user.Lookup(rootlessUser)
 	if err != nil {
-		if res := runCmd(t, "useradd", "--no-create-home", "--shell", "/bin/sh", rootlessUser); res.code != 0 {
+		if res := runCmd(t, "useradd", "--no-create-home", "--shell", "/bin/sh", rootlessUser); res.Code != 0 {
 			t.Skipf("cannot create a test user\n%s", res)
 		}
 		t.Cleanup(func() { runCmd(t, "userdel", rootlessUser) })
@@ -57,7 +57,7 @@ func newRootless(t *testing.T) *rootlessEnv {
 			t.Fatal(err)
 		}
 	}
-	if res := runCmd(t, "chown", "-R", fmt.Sprintf("%d:%d", uid, gid), dir); res.code != 0 {
+	if res := runCmd(t, "chown", "-R", fmt.Sprintf("%d:%d", uid, gid), dir); res.Code != 0 {
 		t.Fatalf("chown\n%s", res)
 	}
 	t.Cleanup(func() {
@@ -93,7 +93,7 @@ func (e *rootlessEnv) editSpec(f func(*specs.Spec)) {
 
 func TestRootlessRun(t *testing.T) {
 	e := newRootless(t)
-	if res := e.barco("spec", "--rootless", "--bundle", e.bundle); res.code != 0 {
+	if res := e.barco("spec", "--rootless", "--bundle", e.bundle); res.Code != 0 {
 		t.Fatalf("spec --rootless\n%s", res)
 	}
 	e.editSpec(func(s *specs.Spec) {
@@ -102,10 +102,10 @@ func TestRootlessRun(t *testing.T) {
 		s.Root.Readonly = false
 	})
 	res := e.barco("run", "--bundle", e.bundle, "r1")
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("rootless run\n%s", res)
 	}
-	out := strings.Fields(res.stdout)
+	out := strings.Fields(res.Stdout)
 	if len(out) != 5 || out[0] != "0" || out[1] != "0" || out[2] != strconv.Itoa(e.uid) || out[3] != "1" || out[4] != "writable" {
 		t.Errorf("inside a rootless container: %q", out)
 	}
@@ -113,7 +113,7 @@ func TestRootlessRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.dir, "xdg", "barco")); err != nil {
 		t.Errorf("no state root under XDG_RUNTIME_DIR: %v", err)
 	}
-	if strings.Contains(res.stderr, "level=warn") && !strings.Contains(res.stderr, "cgroup") {
+	if strings.Contains(res.Stderr, "level=warn") && !strings.Contains(res.Stderr, "cgroup") {
 		t.Errorf("unexpected warning\n%s", res)
 	}
 }
@@ -125,24 +125,24 @@ func TestRootlessLifecycle(t *testing.T) {
 		s.Process.Terminal = false
 		s.Process.Args = []string{"sleep", "1000"}
 	})
-	if res := e.barco("create", "--bundle", e.bundle, "r2"); res.code != 0 {
+	if res := e.barco("create", "--bundle", e.bundle, "r2"); res.Code != 0 {
 		t.Fatalf("create\n%s", res)
 	}
-	if res := e.barco("start", "r2"); res.code != 0 {
+	if res := e.barco("start", "r2"); res.Code != 0 {
 		t.Fatalf("start\n%s", res)
 	}
 	res := e.barco("state", "r2")
-	if !strings.Contains(res.stdout, `"running"`) {
+	if !strings.Contains(res.Stdout, `"running"`) {
 		t.Fatalf("state\n%s", res)
 	}
-	if res := e.barco("exec", "r2", "id", "-u"); res.code != 0 || strings.TrimSpace(res.stdout) != "0" {
+	if res := e.barco("exec", "r2", "id", "-u"); res.Code != 0 || strings.TrimSpace(res.Stdout) != "0" {
 		t.Errorf("rootless exec\n%s", res)
 	}
-	if res := e.barco("delete", "--force", "r2"); res.code != 0 {
+	if res := e.barco("delete", "--force", "r2"); res.Code != 0 {
 		t.Fatalf("delete\n%s", res)
 	}
-	if res := e.barco("list", "-q"); strings.TrimSpace(res.stdout) != "" {
-		t.Errorf("left in list: %q", res.stdout)
+	if res := e.barco("list", "-q"); strings.TrimSpace(res.Stdout) != "" {
+		t.Errorf("left in list: %q", res.Stdout)
 	}
 }
 
@@ -157,10 +157,10 @@ func TestRootlessLimitsNeedDelegation(t *testing.T) {
 		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
 	})
 	res := e.barco("run", "--bundle", e.bundle, "r1")
-	if res.code == 0 {
+	if res.Code == 0 {
 		t.Fatalf("rootless run with a pids limit and no delegated cgroup succeeded\n%s", res)
 	}
-	if !strings.Contains(res.stderr, "pids") {
+	if !strings.Contains(res.Stderr, "pids") {
 		t.Errorf("error does not name the limit\n%s", res)
 	}
 }
@@ -193,10 +193,10 @@ func TestRootlessSubordinateIDs(t *testing.T) {
 		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(e.gid), Size: 1}, {ContainerID: 1, HostID: 300000, Size: 65536}}
 	})
 	res := e.barco("run", "--bundle", e.bundle, "r1")
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("rootless run with subordinate ids\n%s", res)
 	}
-	out := strings.Fields(res.stdout)
+	out := strings.Fields(res.Stdout)
 	want := []string{"0", strconv.Itoa(e.uid), "1", "1", "300000", "65536", "1000"}
 	if strings.Join(out, " ") != strings.Join(want, " ") {
 		t.Errorf("got %q, want %q", out, want)

@@ -32,17 +32,17 @@ func TestRunExitStatus(t *testing.T) {
 				c.spec.Linux.Namespaces = withoutNamespace(c.spec.Linux.Namespaces, specs.PIDNamespace)
 			}
 			res := c.run()
-			if res.code != tc.code {
-				t.Fatalf("exit code %d, want %d\n%s", res.code, tc.code, res)
+			if res.Code != tc.code {
+				t.Fatalf("exit code %d, want %d\n%s", res.Code, tc.code, res)
 			}
-			if res.stdout != tc.stdout {
-				t.Errorf("stdout %q, want %q", res.stdout, tc.stdout)
+			if res.Stdout != tc.stdout {
+				t.Errorf("stdout %q, want %q", res.Stdout, tc.stdout)
 			}
-			if tc.stderr != "" && !strings.Contains(res.stderr, tc.stderr) {
-				t.Errorf("stderr %q does not contain %q", res.stderr, tc.stderr)
+			if tc.stderr != "" && !strings.Contains(res.Stderr, tc.stderr) {
+				t.Errorf("stderr %q does not contain %q", res.Stderr, tc.stderr)
 			}
 			// A foreground run deletes the container when it exits.
-			if res := c.barco("state", c.id); res.code == 0 {
+			if res := c.barco("state", c.id); res.Code == 0 {
 				t.Errorf("container still exists after run\n%s", res)
 			}
 		})

@@ -62,15 +62,15 @@ func TestCompareRunWithRunc(t *testing.T) {
 	})
 
 	want := runcInCgroup2(t, runc, "--root", runcRoot, "run", "--bundle", runcBundle, runcID)
-	if want.code != 0 {
+	if want.Code != 0 {
 		t.Fatalf("runc failed\n%s", want)
 	}
 	got := c.run()
-	if got.code != 0 {
+	if got.Code != 0 {
 		t.Fatalf("barco failed\n%s", got)
 	}
-	if got.stdout != want.stdout {
-		t.Errorf("output differs\nbarco:\n%s\nrunc:\n%s", got.stdout, want.stdout)
+	if got.Stdout != want.Stdout {
+		t.Errorf("output differs\nbarco:\n%s\nrunc:\n%s", got.Stdout, want.Stdout)
 	}
 }
 
@@ -80,7 +80,7 @@ func TestCompareSpecWithRunc(t *testing.T) {
 	barcoDir := t.TempDir()
 	barcoSpec := defaultSpec(t, barcoDir)
 	runcDir := t.TempDir()
-	if res := runCmd(t, runc, "spec", "--bundle", runcDir); res.code != 0 {
+	if res := runCmd(t, runc, "spec", "--bundle", runcDir); res.Code != 0 {
 		t.Fatalf("runc spec failed\n%s", res)
 	}
 	var runcSpec specs.Spec

@@ -108,11 +108,11 @@ func TestSeccompErrno(t *testing.T) {
 	for _, nnp := range []bool{true, false} {
 		c.spec.Process.NoNewPrivileges = nnp
 		res := c.run()
-		if res.code != 0 {
+		if res.Code != 0 {
 			t.Fatalf("nnp=%v\n%s", nnp, res)
 		}
-		assertContains(t, "output", res.stdout, "rc=1", "Seccomp:\t2")
-		assertContains(t, "stderr", res.stderr, "Operation not permitted")
+		assertContains(t, "output", res.Stdout, "rc=1", "Seccomp:\t2")
+		assertContains(t, "stderr", res.Stderr, "Operation not permitted")
 	}
 
 	bad := newRuntime(t).newContainer("true")
@@ -192,11 +192,11 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 	c := newRuntime(t).newContainer("sh", "-c",
 		"wc -c < /proc/timer_list; ls /sys/firmware | wc -l; echo 1 > /proc/sys/kernel/ns_last_pid && echo writable")
 	res := c.run()
-	out := strings.Fields(res.stdout)
+	out := strings.Fields(res.Stdout)
 	if len(out) != 2 || out[0] != "0" || out[1] != "0" {
 		t.Errorf("masked paths visible: %q\n%s", out, res)
 	}
-	assertContains(t, "stderr", res.stderr, "Read-only file system")
+	assertContains(t, "stderr", res.Stderr, "Read-only file system")
 
 	// The null device bound over masked paths must be the real one.
 	bad := newRuntime(t).newContainer("true")

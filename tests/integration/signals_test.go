@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/tests/internal/runcmd"
 )
 
 // echoTrapScript prints a line for each signal it gets (SIGTERM ends it with
@@ -81,7 +83,7 @@ func TestForegroundForwardsSignals(t *testing.T) {
 			_ = env.reaper.Wait(cmd)
 			waited = true
 			data, _ := os.ReadFile(out)
-			if code := exitCode(cmd.ProcessState); code != 3 {
+			if code := runcmd.ExitCode(cmd.ProcessState); code != 3 {
 				t.Fatalf("barco %s exited %d, want 3 (the process's code)\n%s", mode, code, data)
 			}
 			if !strings.Contains(string(data), "got TERM\n") {
@@ -119,10 +121,10 @@ func TestForegroundTerminalSurvivesClosedStdout(t *testing.T) {
 	}
 	r.Close()
 	_ = env.reaper.Wait(cmd)
-	if code := exitCode(cmd.ProcessState); code != 5 {
+	if code := runcmd.ExitCode(cmd.ProcessState); code != 5 {
 		t.Fatalf("barco run exited %d, want the container's 5", code)
 	}
-	if res := c.barco("state", c.id); res.code == 0 {
+	if res := c.barco("state", c.id); res.Code == 0 {
 		t.Fatalf("the container is still there after run:\n%s", res)
 	}
 }

@@ -37,7 +37,7 @@ func TestCreatedInitPaths(t *testing.T) {
 			c.spec.Mounts = append(c.spec.Mounts, specs.Mount{Destination: "/out", Type: "bind", Source: out, Options: []string{"rbind", "rw"}})
 			tc.edit(c.spec)
 			c.save()
-			if res := c.create(tc.flags...); res.code != 0 {
+			if res := c.create(tc.flags...); res.Code != 0 {
 				t.Fatalf("create failed\n%s", res)
 			}
 			status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.state().Pid))

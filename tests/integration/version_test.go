@@ -9,16 +9,16 @@ import (
 func TestVersion(t *testing.T) {
 	requireEnv(t)
 	res := runCmd(t, env.binary, "--version")
-	if res.code != 0 {
+	if res.Code != 0 {
 		t.Fatalf("--version failed\n%s", res)
 	}
 	want, err := os.ReadFile("../../VERSION")
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(res.stdout, "\n")
+	lines := strings.Split(res.Stdout, "\n")
 	if len(lines) < 3 {
-		t.Fatalf("--version prints %q, want at least 3 lines", res.stdout)
+		t.Fatalf("--version prints %q, want at least 3 lines", res.Stdout)
 	}
 	if got, want := lines[0], "barco version "+strings.TrimSpace(string(want)); got != want {
 		t.Errorf("first line %q, want %q", got, want)

@@ -1,0 +1,91 @@
+// Package runcmd runs a command to completion for the test suites, with
+// its output captured and its exit code as a shell reports it.
+package runcmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Result is what a finished command left behind.
+type Result struct {
+	Cmd    string
+	Stdout string
+	Stderr string
+	Code   int // exit code; 128+N if killed by signal N
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", r.Cmd, r.Code, r.Stdout, r.Stderr)
+}
+
+// Starter starts a command and waits for it: the suite's reaper, which
+// must not reap it itself.
+type Starter interface {
+	Start(cmd *exec.Cmd) error
+	Wait(cmd *exec.Cmd) error
+}
+
+// Run runs name with args under s, stdin as its input unless empty, and
+// kills it after timeout, which fails the test. Output goes to files, not
+// pipes: a container the command starts inherits its stdio and may
+// outlive it, and a pipe would keep Wait blocked until the container
+// exits.
+func Run(t testing.TB, s Starter, timeout time.Duration, stdin string, name string, args ...string) Result {
+	t.Helper()
+	dir := t.TempDir()
+	stdout, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdout.Close()
+	stderr, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	res := Result{Cmd: strings.Join(append([]string{name}, args...), " ")}
+	if err := s.Start(cmd); err != nil {
+		t.Fatalf("start %s: %v", res.Cmd, err)
+	}
+	waitErr := s.Wait(cmd)
+	out, _ := os.ReadFile(stdout.Name())
+	errOut, _ := os.ReadFile(stderr.Name())
+	res.Stdout, res.Stderr = string(out), string(errOut)
+	if ctx.Err() != nil {
+		t.Fatalf("timed out after %v, killed\n%s", timeout, res)
+	}
+	if cmd.ProcessState == nil {
+		t.Fatalf("wait %s: %v", res.Cmd, waitErr)
+	}
+	res.Code = ExitCode(cmd.ProcessState)
+	return res
+}
+
+// ExitCode is ps's exit code as a shell reports it: 128+N for a death by
+// signal N, -1 for no state.
+func ExitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return -1
+	}
+	if ws, ok := ps.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
