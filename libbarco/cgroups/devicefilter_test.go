@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/barco-oci/barco/libbarco/cgroups/bpf"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/cgroups/bpf"
+	"github.com/barco-oci/barco/libbarco/cgroups/bpf/bpftest"
 )
 
 func devRule(allow bool, typ string, major, minor int64, access string) specs.LinuxDeviceCgroup {
@@ -212,7 +214,7 @@ func TestDeviceFilter(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if names := attachedDevicePrograms(t, m); !slices.Equal(names, []string{deviceProgramName}) {
+		if names := bpftest.DeviceProgramNames(t, m.Dir()); !slices.Equal(names, []string{deviceProgramName}) {
 			t.Errorf("device programs attached after two Sets: %q, want one %q", names, deviceProgramName)
 		}
 		if got := openInCgroup(t, m, []string{"r:" + node("kmsg")}); got[0] != "denied" {
@@ -330,35 +332,6 @@ func openInCgroup(t *testing.T, m *Manager, open []string) []string {
 		t.Fatalf("helper: %v", err)
 	}
 	return got
-}
-
-// attachedDevicePrograms returns the names of the device programs attached
-// to m's cgroup.
-func attachedDevicePrograms(t *testing.T, m *Manager) []string {
-	t.Helper()
-	fd, err := unix.Open(m.Dir(), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	ids, err := bpf.ProgQuery(fd, unix.BPF_CGROUP_DEVICE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, id := range ids {
-		prog, err := bpf.ProgGetFDByID(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := bpf.ProgInfoByFD(prog)
-		unix.Close(prog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, info.Name)
-	}
-	return names
 }
 
 // String renders a rule like a v1 devices.list line, for test messages.

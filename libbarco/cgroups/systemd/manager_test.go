@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/barco-oci/barco/libbarco/cgroups/bpf"
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/cgroups/bpf/bpftest"
 )
 
 // The tests below talk to a real systemd over the system bus. They run where
@@ -74,35 +74,6 @@ func readFile(t *testing.T, dir, name string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(data))
-}
-
-// deviceProgramNames lists the names of the device programs attached to the
-// cgroup dir.
-func deviceProgramNames(t *testing.T, dir string) []string {
-	t.Helper()
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	ids, err := bpf.ProgQuery(fd, unix.BPF_CGROUP_DEVICE)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, id := range ids {
-		prog, err := bpf.ProgGetFDByID(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := bpf.ProgInfoByFD(prog)
-		unix.Close(prog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, info.Name)
-	}
-	return names
 }
 
 func newManager(t *testing.T, cgroupsPath, id string) *Manager {
@@ -170,7 +141,7 @@ func TestApplyScope(t *testing.T) {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
 	}
-	if got := deviceProgramNames(t, dir); !reflect.DeepEqual(got, []string{"barco_devices"}) {
+	if got := bpftest.DeviceProgramNames(t, dir); !reflect.DeepEqual(got, []string{"barco_devices"}) {
 		t.Errorf("device programs = %q, want only barco's", got)
 	}
 
@@ -256,7 +227,7 @@ func TestLimitsSurviveDaemonReload(t *testing.T) {
 	}
 	// systemd rewrites cpu.max from CPUQuotaPerSecUSec, a whole percentage.
 	t.Logf("cpu.max after reload: %q", readFile(t, m.Dir(), "cpu.max"))
-	if got := deviceProgramNames(t, m.Dir()); !reflect.DeepEqual(got, []string{"barco_devices"}) {
+	if got := bpftest.DeviceProgramNames(t, m.Dir()); !reflect.DeepEqual(got, []string{"barco_devices"}) {
 		t.Errorf("device programs after reload = %q, want only barco's", got)
 	}
 }
