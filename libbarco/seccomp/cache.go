@@ -130,7 +130,7 @@ func cacheKey(s *specs.LinuxSeccomp) ([]byte, error) {
 }
 
 // keyProfile is the profile as it goes into a cache key; its JSON encoder
-// is generated (key_easyjson.go, `make generate`).
+// is generated (cache_easyjson.go, `make generate`).
 //
 //easyjson:json
 type keyProfile struct{ Profile *specs.LinuxSeccomp }
