@@ -22,7 +22,6 @@ package clients
 import (
 	"errors"
 	"fmt"
-	"github.com/barco-oci/barco/tests/internal/procs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +32,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/tests/internal/cgtree"
+	"github.com/barco-oci/barco/tests/internal/procs"
 )
 
 // inNamespaceEnv marks the re-executed test binary, already in its own
@@ -76,6 +78,13 @@ func TestMain(m *testing.M) {
 		}
 		env.workdir = dir
 	}
+	// containerd makes a cgroup for its namespace, podman libpod_parent;
+	// both stay, empty, after their containers. Those that were not there
+	// before go at the end.
+	var leftCgroups []string
+	if env.skip == "" {
+		leftCgroups = cgtree.Missing("/sys/fs/cgroup", ctrNamespace, "libpod_parent")
+	}
 	code := m.Run()
 	if env.skip == "" {
 		stopDaemons()
@@ -92,6 +101,9 @@ func TestMain(m *testing.M) {
 		unmountUnder(env.workdir)
 		if err := os.RemoveAll(env.workdir); err != nil {
 			fmt.Fprintf(os.Stderr, "remove %s: %v\n", env.workdir, err)
+		}
+		for _, name := range leftCgroups {
+			cgtree.RemoveEmpty(filepath.Join("/sys/fs/cgroup", name))
 		}
 	}
 	printTable()

@@ -25,6 +25,9 @@ import (
 	"time"
 
 	"github.com/moby/sys/capability"
+
+	"github.com/barco-oci/barco/tests/internal/cgtree"
+	"github.com/barco-oci/barco/tests/internal/mounts"
 )
 
 type options struct {
@@ -89,6 +92,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "conformance: scratch directory:", err)
 		return 2
 	}
+	// The suite's cgroup programs use the cgroups path
+	// testdir/cgrouptest/container: its parents stay, empty, after the
+	// containers. If they were not there before, they go at the end.
+	var leftCgroups []string
+	if mnt, err := mounts.Cgroup2(); err == nil {
+		for _, name := range cgtree.Missing(mnt, "testdir") {
+			leftCgroups = append(leftCgroups, filepath.Join(mnt, name))
+		}
+	}
+	defer func() {
+		for _, dir := range leftCgroups {
+			cgtree.RemoveEmpty(dir)
+		}
+	}()
 	r := testRunner{opts: opts, suite: s, logDir: logDir, tmpDir: tmpDir, reaper: rp, log: stderr}
 	var results []testResult
 	for _, name := range s.Tests {
