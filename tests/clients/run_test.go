@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/barco-oci/barco/tests/internal/runcmd"
 )
 
 // commandTimeout bounds every client command; a hung one is killed.
@@ -46,17 +47,7 @@ type invocation struct {
 func (inv invocation) run(t *testing.T) result {
 	t.Helper()
 	res := result{cmd: strings.Join(inv.argv, " "), code: -1}
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
+	stdout, stderr := runcmd.OutputFiles(t)
 	timeout := inv.timeout
 	if timeout == 0 {
 		timeout = commandTimeout
@@ -78,18 +69,13 @@ func (inv invocation) run(t *testing.T) result {
 		res.stderr = err.Error()
 		return res
 	}
-	err = env.reaper.Wait(cmd)
+	err := env.reaper.Wait(cmd)
 	res.stdout = readFile(stdout.Name())
 	res.stderr = readFile(stderr.Name())
 	var exit *exec.ExitError
 	switch {
-	case err == nil:
-		res.code = 0
-	case errors.As(err, &exit):
-		res.code = exit.ExitCode()
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.code = 128 + int(ws.Signal())
-		}
+	case err == nil, errors.As(err, &exit):
+		res.code = runcmd.ExitCode(cmd.ProcessState)
 	default:
 		res.stderr += "\n" + err.Error()
 	}

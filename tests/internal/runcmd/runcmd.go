@@ -35,24 +35,11 @@ type Starter interface {
 }
 
 // Run runs name with args under s, stdin as its input unless empty, and
-// kills it after timeout, which fails the test. Output goes to files, not
-// pipes: a container the command starts inherits its stdio and may
-// outlive it, and a pipe would keep Wait blocked until the container
-// exits.
+// kills it after timeout, which fails the test. Its output goes to
+// OutputFiles.
 func Run(t testing.TB, s Starter, timeout time.Duration, stdin string, name string, args ...string) Result {
 	t.Helper()
-	dir := t.TempDir()
-	stdout, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stdout.Close()
-	stderr, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-
+	stdout, stderr := OutputFiles(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -76,6 +63,25 @@ func Run(t testing.TB, s Starter, timeout time.Duration, stdin string, name stri
 	}
 	res.Code = ExitCode(cmd.ProcessState)
 	return res
+}
+
+// OutputFiles creates the files for a command's stdout and stderr in the
+// test's temporary directory; the test's cleanup closes them. Files, not
+// pipes: a container the command starts inherits its stdio and may outlive
+// it, and a pipe would keep Wait blocked until the container exits.
+func OutputFiles(t testing.TB) (stdout, stderr *os.File) {
+	t.Helper()
+	dir := t.TempDir()
+	var files [2]*os.File
+	for i, name := range []string{"stdout", "stderr"} {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		files[i] = f
+	}
+	return files[0], files[1]
 }
 
 // ExitCode is ps's exit code as a shell reports it: 128+N for a death by
