@@ -182,6 +182,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // startupSettings gives this process one P and no garbage collection, and
@@ -198,4 +201,26 @@ func startupSettings() {
 	} else {
 		debug.SetGCPercent(-1)
 	}
+	populateHeap()
 }
+
+// heapAhead is how much of the heap populateHeap maps: about what a
+// create allocates after start.
+const heapAhead = 512 << 10
+
+// populateHeap maps the heap pages a command is about to use with one
+// madvise, as populate_code does for the binary. Without a collector the
+// heap only grows, and the page allocator takes the lowest free pages, so
+// what comes next lies just above a fresh object; each page's first touch
+// would be a trap. The advice stops at the end of the heap's mapping, and
+// a kernel without MADV_POPULATE_WRITE (before 5.14) refuses it: either
+// way the pages fault in as before.
+func populateHeap() {
+	heapMark = new([64]byte)
+	start := uintptr(unsafe.Pointer(heapMark)) &^ (uintptr(os.Getpagesize()) - 1)
+	_, _, _ = unix.Syscall(unix.SYS_MADVISE, start, heapAhead, unix.MADV_POPULATE_WRITE)
+}
+
+// heapMark is populateHeap's fresh object: kept in a global so that it is
+// on the heap, not on the stack.
+var heapMark *[64]byte
