@@ -3,8 +3,9 @@ package state
 import (
 	"bytes"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"strconv"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/internal/sysfile"
 )

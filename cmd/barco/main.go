@@ -43,12 +43,15 @@ func main() {
 	// barco's work is sequential, and more Ps only mean more threads woken
 	// and parked.
 	startupSettings()
-	if libbarco.IsInit() {
-		libbarco.Init()
+	if libbarco.IsUsernsHolder() {
+		// Only holds a namespace open until its parent is done: no heap
+		// to map ahead.
+		libbarco.HoldUserns()
 		return
 	}
-	if libbarco.IsUsernsHolder() {
-		libbarco.HoldUserns()
+	populateHeap()
+	if libbarco.IsInit() {
+		libbarco.Init()
 		return
 	}
 	os.Exit(run(os.Args))

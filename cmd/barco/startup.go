@@ -34,6 +34,10 @@ package main
 // (-Wl,-u,pthread_create keeps the C library's pthread_create in the
 // binary for __real_pthread_create, a weak reference so that builds
 // without the wrap link too.)
+//
+// Pages mapped ahead: __wrap_main maps the binary's code and read-only
+// data (populate_code), and a command that works maps the heap it is about
+// to use (populateHeap), each with one madvise instead of a trap per page.
 
 /*
 #define _GNU_SOURCE // struct dl_phdr_info in glibc's link.h
@@ -201,7 +205,6 @@ func startupSettings() {
 	} else {
 		debug.SetGCPercent(-1)
 	}
-	populateHeap()
 }
 
 // heapAhead is how much of the heap populateHeap maps: about what a
