@@ -1,12 +1,10 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,39 +21,7 @@ import (
 // runQuiet runs barco like runCmd but reports problems as errors instead of
 // failing the test, so that it can be called from any goroutine.
 func runQuiet(dir, root string, args ...string) (result, error) {
-	out, err := os.CreateTemp(dir, "out-")
-	if err != nil {
-		return result{}, err
-	}
-	defer os.Remove(out.Name())
-	defer out.Close()
-	errf, err := os.CreateTemp(dir, "err-")
-	if err != nil {
-		return result{}, err
-	}
-	defer os.Remove(errf.Name())
-	defer errf.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
-	defer cancel()
-	all := append([]string{"--root", root}, args...)
-	cmd := exec.CommandContext(ctx, env.binary, all...)
-	cmd.Stdout, cmd.Stderr = out, errf
-	res := result{Cmd: "barco " + strings.Join(all, " ")}
-	if err := env.reaper.Start(cmd); err != nil {
-		return res, err
-	}
-	waitErr := env.reaper.Wait(cmd)
-	o, _ := os.ReadFile(out.Name())
-	e, _ := os.ReadFile(errf.Name())
-	res.Stdout, res.Stderr, res.Code = string(o), string(e), runcmd.ExitCode(cmd.ProcessState)
-	if ctx.Err() != nil {
-		return res, fmt.Errorf("timed out after %v\n%s", commandTimeout, res)
-	}
-	if waitErr != nil && cmd.ProcessState == nil {
-		return res, waitErr
-	}
-	return res, nil
+	return runcmd.Exec(env.reaper, commandTimeout, dir, "", env.binary, append([]string{"--root", root}, args...)...)
 }
 
 // lightBundle makes a bundle whose config.json uses the shared rootfs by

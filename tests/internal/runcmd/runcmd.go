@@ -35,39 +35,59 @@ type Starter interface {
 }
 
 // Run runs name with args under s, stdin as its input unless empty, and
-// kills it after timeout, which fails the test. Its output goes to
-// OutputFiles.
+// kills it after timeout; any of that going wrong fails the test. Its
+// output goes to files in the test's temporary directory, not pipes (see
+// OutputFiles).
 func Run(t testing.TB, s Starter, timeout time.Duration, stdin string, name string, args ...string) Result {
 	t.Helper()
-	stdout, stderr := OutputFiles(t)
+	res, err := Exec(s, timeout, t.TempDir(), stdin, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// Exec is Run without a test, for any goroutine: what goes wrong comes
+// back as an error. The output files are made in dir and removed again.
+func Exec(s Starter, timeout time.Duration, dir, stdin string, name string, args ...string) (Result, error) {
+	res := Result{Cmd: strings.Join(append([]string{name}, args...), " ")}
+	var files [2]*os.File
+	for i, pattern := range []string{"stdout-", "stderr-"} {
+		f, err := os.CreateTemp(dir, pattern)
+		if err != nil {
+			return res, err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		files[i] = f
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = files[0], files[1]
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	res := Result{Cmd: strings.Join(append([]string{name}, args...), " ")}
 	if err := s.Start(cmd); err != nil {
-		t.Fatalf("start %s: %v", res.Cmd, err)
+		return res, fmt.Errorf("start %s: %w", res.Cmd, err)
 	}
 	waitErr := s.Wait(cmd)
-	out, _ := os.ReadFile(stdout.Name())
-	errOut, _ := os.ReadFile(stderr.Name())
+	out, _ := os.ReadFile(files[0].Name())
+	errOut, _ := os.ReadFile(files[1].Name())
 	res.Stdout, res.Stderr = string(out), string(errOut)
+	res.Code = ExitCode(cmd.ProcessState)
 	if ctx.Err() != nil {
-		t.Fatalf("timed out after %v, killed\n%s", timeout, res)
+		return res, fmt.Errorf("timed out after %v, killed\n%s", timeout, res)
 	}
 	if cmd.ProcessState == nil {
-		t.Fatalf("wait %s: %v", res.Cmd, waitErr)
+		return res, fmt.Errorf("wait %s: %w", res.Cmd, waitErr)
 	}
-	res.Code = ExitCode(cmd.ProcessState)
-	return res
+	return res, nil
 }
 
 // OutputFiles creates the files for a command's stdout and stderr in the
 // test's temporary directory; the test's cleanup closes them. Files, not
-// pipes: a container the command starts inherits its stdio and may outlive
+// pipes (Exec's too): a container the command starts inherits its stdio and may outlive
 // it, and a pipe would keep Wait blocked until the container exits.
 func OutputFiles(t testing.TB) (stdout, stderr *os.File) {
 	t.Helper()
