@@ -48,16 +48,21 @@ func Run(t testing.TB, s Starter, timeout time.Duration, stdin string, name stri
 }
 
 // Exec is Run without a test, for any goroutine: what goes wrong comes
-// back as an error. The output files are made in dir and removed again.
+// back as an error. The output files, "stdout" and "stderr", are made in a
+// new directory under dir and stay there: a container the command started
+// may still write to them (and tests look at where its stdout points).
 func Exec(s Starter, timeout time.Duration, dir, stdin string, name string, args ...string) (Result, error) {
 	res := Result{Cmd: strings.Join(append([]string{name}, args...), " ")}
+	sub, err := os.MkdirTemp(dir, "cmd-")
+	if err != nil {
+		return res, err
+	}
 	var files [2]*os.File
-	for i, pattern := range []string{"stdout-", "stderr-"} {
-		f, err := os.CreateTemp(dir, pattern)
+	for i, base := range []string{"stdout", "stderr"} {
+		f, err := os.Create(filepath.Join(sub, base))
 		if err != nil {
 			return res, err
 		}
-		defer os.Remove(f.Name())
 		defer f.Close()
 		files[i] = f
 	}
