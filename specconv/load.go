@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"unicode/utf8"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/mailru/easyjson/jlexer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -24,7 +25,7 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("bundle %s: not a directory", bundle)
 	}
 	name := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(name)
+	data, err := sysfile.ReadRegular(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
 	}

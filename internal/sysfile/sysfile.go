@@ -21,7 +21,7 @@ func Read(path string) ([]byte, error) {
 // ReadAt is Read of name relative to the directory fd dirfd, opened with
 // the extra open flags (such as O_NOFOLLOW); errors name the file display.
 func ReadAt(dirfd int, name string, flags int, display string) ([]byte, error) {
-	return read(dirfd, name, flags, display, false)
+	return read(dirfd, name, flags, display, false, false)
 }
 
 // ReadWhole is ReadAt for a regular file or a kernel file of a single
@@ -30,10 +30,17 @@ func ReadAt(dirfd int, name string, flags int, display string) ([]byte, error) {
 // find the end. (A multi-record file such as cgroup.procs may return short
 // reads before its end, and needs ReadAt.)
 func ReadWhole(dirfd int, name string, flags int, display string) ([]byte, error) {
-	return read(dirfd, name, flags, display, true)
+	return read(dirfd, name, flags, display, true, false)
 }
 
-func read(dirfd int, name string, flags int, display string, whole bool) ([]byte, error) {
+// ReadRegular is Read for a regular file of any size, such as config.json:
+// the buffer is sized with fstat, so that one read returns the file and a
+// second finds its end (Read's buffer starts small and doubles).
+func ReadRegular(path string) ([]byte, error) {
+	return read(unix.AT_FDCWD, path, 0, path, false, true)
+}
+
+func read(dirfd int, name string, flags int, display string, whole, sized bool) ([]byte, error) {
 	open := func() (int, error) {
 		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|flags, 0)
 	}
@@ -45,7 +52,14 @@ func read(dirfd int, name string, flags int, display string, whole bool) ([]byte
 		return nil, &os.PathError{Op: "open", Path: display, Err: err}
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 0, 512)
+	size := 512
+	if sized {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err == nil && st.Size >= int64(size) && st.Size < 1<<30 {
+			size = int(st.Size) + 1
+		}
+	}
+	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]

@@ -11,15 +11,17 @@ import (
 )
 
 // TestRead reads regular files around the buffer's size, a procfs file
-// (size 0 but content) and a missing file, with Read and ReadWhole.
+// (size 0 but content) and a missing file, with Read, ReadWhole and
+// ReadRegular.
 func TestRead(t *testing.T) {
 	readers := map[string]func(string) ([]byte, error){
-		"Read":      Read,
-		"ReadWhole": func(p string) ([]byte, error) { return ReadWhole(unix.AT_FDCWD, p, 0, p) },
+		"Read":        Read,
+		"ReadWhole":   func(p string) ([]byte, error) { return ReadWhole(unix.AT_FDCWD, p, 0, p) },
+		"ReadRegular": ReadRegular,
 	}
 	for name, read := range readers {
 		dir := t.TempDir()
-		for _, size := range []int{0, 1, 511, 512, 513, 5000} {
+		for _, size := range []int{0, 1, 511, 512, 513, 5000, 70000} {
 			want := bytes.Repeat([]byte{'x'}, size)
 			p := filepath.Join(dir, "f")
 			if err := os.WriteFile(p, want, 0o600); err != nil {

@@ -11,9 +11,9 @@ package cgroups
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +57,7 @@ func pickMount(mounts []*mountinfo.Info) (string, error) {
 // OwnPath returns the cgroup v2 path of the calling process, relative to the
 // cgroup2 root (as seen from its cgroup namespace).
 func OwnPath() (string, error) {
-	data, err := os.ReadFile("/proc/self/cgroup")
+	data, err := sysfile.Read("/proc/self/cgroup")
 	if err != nil {
 		return "", err
 	}

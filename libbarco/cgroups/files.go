@@ -3,32 +3,48 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"golang.org/x/sys/unix"
 )
 
 // writeFile writes an existing cgroup interface file. Unlike os.WriteFile it
-// never tries to create the file, so a missing one reports ENOENT.
+// never tries to create the file, so a missing one reports ENOENT. Plain
+// system calls: os.OpenFile would register the file with Go's network
+// poller (see internal/sysfile).
 func writeFile(name, value string) error {
-	f, err := os.OpenFile(name, os.O_WRONLY, 0)
-	if err != nil {
-		return err
+	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	}
-	_, err = f.WriteString(value)
-	if cerr := f.Close(); err == nil {
+	if err != nil {
+		return &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	n, err := unix.Write(fd, []byte(value))
+	for err == unix.EINTR {
+		n, err = unix.Write(fd, []byte(value))
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		return &os.PathError{Op: "write", Path: name, Err: err}
+	}
+	if n != len(value) {
+		return &os.PathError{Op: "write", Path: name, Err: io.ErrShortWrite}
+	}
+	return nil
 }
 
 // readFields returns the space-separated words of a file such as
 // cgroup.controllers.
 func readFields(name string) ([]string, error) {
-	data, err := os.ReadFile(name)
+	data, err := sysfile.Read(name)
 	if err != nil {
 		return nil, err
 	}
@@ -38,7 +54,7 @@ func readFields(name string) ([]string, error) {
 // descendants reads the number of live descendant cgroups of the cgroup
 // directory dir from its cgroup.stat.
 func descendants(dir string) (int, error) {
-	data, err := os.ReadFile(dir + "/cgroup.stat")
+	data, err := sysfile.Read(dir + "/cgroup.stat")
 	if err != nil {
 		return 0, err
 	}
@@ -64,7 +80,7 @@ func parseUint(s string) (uint64, error) {
 
 // readUint reads a single-value file such as memory.current or pids.max.
 func readUint(name string) (uint64, error) {
-	data, err := os.ReadFile(name)
+	data, err := sysfile.Read(name)
 	if err != nil {
 		return 0, err
 	}
@@ -97,7 +113,7 @@ func parseKeyValues(content string) (map[string]uint64, error) {
 }
 
 func readKeyValues(name string) (map[string]uint64, error) {
-	data, err := os.ReadFile(name)
+	data, err := sysfile.Read(name)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +155,7 @@ func waitEvent(events, key, want string, deadline time.Time) error {
 	buf := make([]byte, 4096)
 	for {
 		// Read after the watch is in place, so that no change is missed.
-		data, err := os.ReadFile(events)
+		data, err := sysfile.Read(events)
 		if err != nil {
 			return err
 		}

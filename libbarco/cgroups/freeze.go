@@ -4,9 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // freezeTimeout bounds how long Freeze and Thaw wait for the kernel to
@@ -61,7 +62,7 @@ func (m *Manager) setFrozen(frozen bool) error {
 // own cgroup.freeze or an ancestor's. A cgroup that does not exist is not
 // frozen.
 func (m *Manager) Frozen() (bool, error) {
-	data, err := os.ReadFile(filepath.Join(m.Dir(), "cgroup.events"))
+	data, err := sysfile.Read(filepath.Join(m.Dir(), "cgroup.events"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -167,7 +168,7 @@ func (m *Manager) Exists() bool {
 func (m *Manager) Procs() ([]int, error) {
 	var pids []int
 	err := m.walkDirs(func(dir string) error {
-		data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		data, err := sysfile.Read(filepath.Join(dir, "cgroup.procs"))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while walking
@@ -276,7 +277,7 @@ func (m *Manager) controllers() (string, []string, error) {
 	if p, ok := cleanPath(m.Path); ok && p != "/" && m.Exists() {
 		dir = filepath.Join(m.Mount, path.Dir(p))
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	data, err := sysfile.Read(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return "", nil, fmt.Errorf("read cgroup controllers: %w", err)
 	}

@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // Stats is the cgroup part of the "data" object of `events --stats`, with
@@ -172,7 +173,7 @@ func (m *Manager) cpusetStats(s *Stats) error {
 		name string
 		dst  *[]uint16
 	}{{"cpuset.cpus.effective", &s.CPUSet.CPUs}, {"cpuset.mems.effective", &s.CPUSet.Mems}} {
-		data, err := os.ReadFile(m.file(f.name))
+		data, err := sysfile.Read(m.file(f.name))
 		if err != nil {
 			if err := optional(err); err != nil {
 				return err
@@ -257,7 +258,7 @@ func (m *Manager) pidsStats(s *Stats) error {
 }
 
 func (m *Manager) ioStats(s *Stats) error {
-	data, err := os.ReadFile(m.file("io.stat"))
+	data, err := sysfile.Read(m.file("io.stat"))
 	if err != nil {
 		return optional(err)
 	}
@@ -347,7 +348,7 @@ func (m *Manager) hugetlbStats(s *Stats) error {
 
 // readPSI reads a pressure file; it is nil when the kernel has no PSI.
 func readPSI(name string) (*PSIStats, error) {
-	data, err := os.ReadFile(name)
+	data, err := sysfile.Read(name)
 	if err != nil {
 		// PSI compiled in but disabled (psi=0) fails the read with EOPNOTSUPP.
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errors.ErrUnsupported) {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/mailru/easyjson/jwriter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -71,7 +72,7 @@ func compileCached(dir string, s *specs.LinuxSeccomp, log *slog.Logger, compile 
 		return nil, err
 	}
 	path := filepath.Join(dir, keyName(key))
-	if raw, err := os.ReadFile(path); err == nil {
+	if raw, err := sysfile.ReadRegular(path); err == nil {
 		p, err := decodeEntry(raw, key)
 		if err == nil {
 			return p, nil
