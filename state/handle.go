@@ -84,11 +84,52 @@ func (h *Handle) Close() error {
 // Remove deletes the container directory with everything in it and closes
 // the handle.
 func (h *Handle) Remove() error {
-	rmErr := os.RemoveAll(h.Dir)
+	rmErr := h.removeDir()
 	if rmErr != nil {
 		rmErr = fmt.Errorf("remove container %q: %w", h.ID, rmErr)
 	}
 	return errors.Join(rmErr, h.Close())
+}
+
+// removeDir empties the directory through the handle's fd (a container
+// directory holds a few files) and removes it; anything the fd cannot
+// list or unlink, such as a subdirectory, goes to os.RemoveAll, which also
+// takes the directory itself if some entry is left.
+func (h *Handle) removeDir() error {
+	if h.fd < 0 {
+		return os.RemoveAll(h.Dir)
+	}
+	if _, err := unix.Seek(h.fd, 0, 0); err != nil {
+		return os.RemoveAll(h.Dir)
+	}
+	buf := make([]byte, 4096)
+	var names []string
+	for {
+		n, err := unix.ReadDirent(h.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.RemoveAll(h.Dir)
+		}
+		if n == 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	for _, name := range names {
+		err := unix.Unlinkat(h.fd, name, 0)
+		if err == nil || err == unix.ENOENT {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(h.Dir, name)); err != nil {
+			return err
+		}
+	}
+	if err := unix.Rmdir(h.Dir); err != nil && err != unix.ENOENT {
+		return os.RemoveAll(h.Dir)
+	}
+	return nil
 }
 
 // Path returns the path of name inside the container directory.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -377,6 +378,13 @@ func TestRemove(t *testing.T) {
 	mustMkdir(t, h.Path("sub"))
 	if err := os.WriteFile(filepath.Join(h.Path("sub"), "f"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	// More entries than one read of the directory returns.
+	for i := range 200 {
+		name := fmt.Sprintf("file-%03d-%s", i, strings.Repeat("n", 40))
+		if err := h.WriteFile(name, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := h.Remove(); err != nil {
 		t.Fatal(err)
