@@ -74,12 +74,12 @@ func restoreCommand(g *globals) *cli.Command {
 }
 
 // waitRestored forwards signals to the restored container until it exits,
-// as a foreground `run` does, and returns its exit code.
+// as a foreground `run` does (keeping the relay, see runForeground), and
+// returns its exit code.
 func waitRestored(c *libbarco.Container) (int, error) {
 	relay, err := sigrelay.Start()
 	if err != nil {
 		return -1, err
 	}
-	defer relay.Stop()
 	return forwardUntilExit(c, relay.C, nil)
 }

@@ -57,12 +57,17 @@ func runCommand(g *globals) *cli.Command {
 
 // runForeground starts the container, forwards signals to it and proxies
 // its terminal, and returns its exit code.
+//
+// The signal relay is never stopped (here and in restore): it stays
+// installed until barco exits, so that a signal arriving while the ended
+// container is deleted is swallowed rather than ending barco halfway
+// through the deletion; and giving back the handlers would cost two system
+// calls per signal just before the process ends anyway.
 func runForeground(c *libbarco.Container) (int, error) {
 	relay, err := sigrelay.Start()
 	if err != nil {
 		return -1, err
 	}
-	defer relay.Stop()
 
 	var ttyDone <-chan struct{}
 	if c.Console != nil {
