@@ -9,6 +9,12 @@
 // from it: a write open through /proc/PID/exe then fails with EROFS and no
 // bytes are copied. Kernels or filesystems where that fails get a sealed
 // memfd copy instead.
+//
+// An overlay without an upper layer needs a second, empty lower layer, and
+// overlayfs refuses layers that overlap: the empty directory the caller
+// names must not lie under the binary's directory. When it does (a state
+// root beside the binary, say both under /tmp), an empty detached tmpfs is
+// the second layer instead; only if that fails too is the binary copied.
 package exeseal
 
 import (
@@ -16,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,7 +39,32 @@ func Open(emptyDir string) (*os.File, error) {
 	if f, err := openThroughOverlay(self, emptyDir); err == nil {
 		return f, nil
 	}
+	if f, err := openThroughOverlayOnTmpfs(self); err == nil {
+		return f, nil
+	}
 	return sealedCopy(self)
+}
+
+// openThroughOverlayOnTmpfs is openThroughOverlay with an empty, read-only,
+// detached tmpfs as the second layer, named through its fd.
+func openThroughOverlayOnTmpfs(binary string) (*os.File, error) {
+	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen tmpfs: %w", err)
+	}
+	defer unix.Close(ctx)
+	if err := unix.FsconfigSetString(ctx, "size", "4k"); err != nil {
+		return nil, fmt.Errorf("tmpfs option size: %w", err)
+	}
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return nil, fmt.Errorf("create tmpfs: %w", err)
+	}
+	empty, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
+	}
+	defer unix.Close(empty)
+	return openThroughOverlay(binary, "/proc/self/fd/"+strconv.Itoa(empty))
 }
 
 func openThroughOverlay(binary, emptyDir string) (*os.File, error) {

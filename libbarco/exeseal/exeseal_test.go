@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -78,4 +79,40 @@ func TestOpenFallsBack(t *testing.T) {
 	}
 	defer f.Close()
 	checkSealed(t, f)
+}
+
+// TestOpenEmptyDirUnderBinary: an empty directory under the binary's own
+// directory overlaps it, which overlayfs refuses; Open still returns the
+// binary through an overlay (an empty tmpfs as the second layer), not a
+// copy.
+func TestOpenEmptyDirUnderBinary(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting an overlay needs root")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty, err := os.MkdirTemp(filepath.Dir(self), "empty-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(empty)
+	if f, err := openThroughOverlay(self, empty); err == nil {
+		f.Close()
+		t.Fatal("overlay with overlapping layers accepted; the test shows nothing")
+	}
+	f, err := Open(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	checkSealed(t, f)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Type != unix.OVERLAYFS_SUPER_MAGIC {
+		t.Errorf("binary opened from filesystem %#x, want overlayfs (%#x)", st.Type, unix.OVERLAYFS_SUPER_MAGIC)
+	}
 }
