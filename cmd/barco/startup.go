@@ -19,6 +19,15 @@ package main
 // process inherits them. Built without the wrap, main sets both the late
 // way.
 //
+// No heap profile either: nothing in barco reads one, and the linker then
+// tells the runtime to set MemProfileRate to 0, but only late in its
+// start-up, after the first P's allocation cache has taken the default
+// rate; the first allocation after that still takes a sample (a stack
+// unwind, a 1.4 MiB bucket table, a few page faults). GODEBUG=
+// memprofilerate=0, read before the heap exists, avoids it; __wrap_main
+// adds it where the caller set no GODEBUG, and main removes it as the
+// others.
+//
 // A slack timer for sysmon. The runtime's monitor thread polls every 20 µs
 // while the program works (for a millisecond after each blocking system
 // call returns), and on a virtual machine each of those sleeps costs about
@@ -96,7 +105,7 @@ int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	return err;
 }
 
-enum { PRESET_GOMAXPROCS = 1, PRESET_GOGC = 2 };
+enum { PRESET_GOMAXPROCS = 1, PRESET_GOGC = 2, PRESET_GODEBUG = 4 };
 
 // Which variables __wrap_main added; main reads it once.
 int barco_preset;
@@ -149,6 +158,8 @@ int __wrap_main(int argc, char **argv, char **envp) {
 		preset |= PRESET_GOMAXPROCS;
 	if (!has_var(envp, "GOGC="))
 		preset |= PRESET_GOGC;
+	if (!has_var(envp, "GODEBUG="))
+		preset |= PRESET_GODEBUG;
 	if (preset == 0)
 		return __real_main(argc, argv, envp);
 
@@ -161,7 +172,7 @@ int __wrap_main(int argc, char **argv, char **envp) {
 		naux++;
 	naux++;
 
-	size_t nptr = argc + 1 + nenv + 2 + 1;
+	size_t nptr = argc + 1 + nenv + 3 + 1;
 	char **block = malloc(nptr * sizeof(char *) + naux * sizeof(Elf64_auxv_t));
 	if (block == NULL)
 		return __real_main(argc, argv, envp);
@@ -174,6 +185,8 @@ int __wrap_main(int argc, char **argv, char **envp) {
 		*p++ = "GOMAXPROCS=1";
 	if (preset & PRESET_GOGC)
 		*p++ = "GOGC=off";
+	if (preset & PRESET_GODEBUG)
+		*p++ = "GODEBUG=memprofilerate=0";
 	*p++ = NULL;
 	memcpy(p, auxv, naux * sizeof(Elf64_auxv_t));
 	barco_preset = preset;
@@ -204,6 +217,9 @@ func startupSettings() {
 		os.Unsetenv("GOGC")
 	} else {
 		debug.SetGCPercent(-1)
+	}
+	if preset&C.PRESET_GODEBUG != 0 {
+		os.Unsetenv("GODEBUG")
 	}
 }
 
