@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"unicode/utf8"
 
-	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/mailru/easyjson/jlexer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // LoadSpec reads <bundle>/config.json. Unknown fields are accepted: newer

@@ -13,9 +13,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // ErrNoCgroup2 is returned by FindMount when no cgroup2 filesystem is mounted.

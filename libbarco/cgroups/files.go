@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barco-oci/barco/internal/sysfile"
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // writeFile writes an existing cgroup interface file. Unlike os.WriteFile it
@@ -29,14 +30,15 @@ func writeFile(name, value string) error {
 	for err == unix.EINTR {
 		n, err = unix.Write(fd, []byte(value))
 	}
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
-		err = cerr
+	if err == nil && n != len(value) {
+		err = io.ErrShortWrite
 	}
+	cerr := unix.Close(fd)
 	if err != nil {
 		return &os.PathError{Op: "write", Path: name, Err: err}
 	}
-	if n != len(value) {
-		return &os.PathError{Op: "write", Path: name, Err: io.ErrShortWrite}
+	if cerr != nil {
+		return &os.PathError{Op: "close", Path: name, Err: cerr}
 	}
 	return nil
 }

@@ -14,9 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/barco-oci/barco/internal/sysfile"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // Manager handles one cgroup of the cgroup2 hierarchy through the cgroupfs.

@@ -12,11 +12,12 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/mailru/easyjson/jwriter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/internal/sysfile"
 )
 
 // Cache entry layout, all integers in host byte order:
