@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/tests/internal/runcmd"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // echoTrapScript prints a line for each signal it gets (SIGTERM ends it with
@@ -123,6 +124,56 @@ func TestForegroundTerminalSurvivesClosedStdout(t *testing.T) {
 	_ = env.reaper.Wait(cmd)
 	if code := runcmd.ExitCode(cmd.ProcessState); code != 5 {
 		t.Fatalf("barco run exited %d, want the container's 5", code)
+	}
+	if res := c.barco("state", c.id); res.Code == 0 {
+		t.Fatalf("the container is still there after run:\n%s", res)
+	}
+}
+
+// TestForegroundDeleteSurvivesSignal: a signal that reaches a foreground
+// run after its container has ended, while barco deletes it, neither ends
+// barco nor leaves the container behind: the poststop hook finishes, the
+// container is gone and barco exits with the container's code.
+func TestForegroundDeleteSurvivesSignal(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "exit 4")
+	marks := t.TempDir()
+	hook := filepath.Join(t.TempDir(), "poststop.sh")
+	script := "#!/bin/sh\necho > " + marks + "/started\nsleep 1\necho > " + marks + "/done\n"
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: hook}}}
+	c.save()
+	cmd := exec.Command(env.binary, "--root", c.root, "run", "--bundle", c.bundle, c.id)
+	if err := env.reaper.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	defer func() {
+		if !waited {
+			_ = cmd.Process.Kill()
+			_ = env.reaper.Wait(cmd)
+		}
+	}()
+	err := eventually(20*time.Second, func() error {
+		_, err := os.Stat(filepath.Join(marks, "started"))
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the poststop hook did not start: %v", err)
+	}
+	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP} {
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = env.reaper.Wait(cmd)
+	waited = true
+	if code := runcmd.ExitCode(cmd.ProcessState); code != 4 {
+		t.Fatalf("barco run exited %d, want the container's 4", code)
+	}
+	if _, err := os.Stat(filepath.Join(marks, "done")); err != nil {
+		t.Errorf("the poststop hook did not finish: %v", err)
 	}
 	if res := c.barco("state", c.id); res.Code == 0 {
 		t.Fatalf("the container is still there after run:\n%s", res)
