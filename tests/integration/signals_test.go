@@ -45,16 +45,7 @@ func TestForegroundForwardsSignals(t *testing.T) {
 			defer stdout.Close()
 			cmd := exec.Command(env.binary, append([]string{"--root", c.root}, args...)...)
 			cmd.Stdout, cmd.Stderr = stdout, stdout
-			if err := env.reaper.Start(cmd); err != nil {
-				t.Fatal(err)
-			}
-			waited := false
-			defer func() {
-				if !waited {
-					_ = cmd.Process.Kill()
-					_ = env.reaper.Wait(cmd)
-				}
-			}()
+			wait := startForeground(t, cmd)
 			waitFor := func(line string) {
 				t.Helper()
 				err := eventually(20*time.Second, func() error {
@@ -81,8 +72,7 @@ func TestForegroundForwardsSignals(t *testing.T) {
 			if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
-			_ = env.reaper.Wait(cmd)
-			waited = true
+			wait()
 			data, _ := os.ReadFile(out)
 			if code := runcmd.ExitCode(cmd.ProcessState); code != 3 {
 				t.Fatalf("barco %s exited %d, want 3 (the process's code)\n%s", mode, code, data)
@@ -91,6 +81,26 @@ func TestForegroundForwardsSignals(t *testing.T) {
 				t.Fatalf("the process did not get SIGTERM:\n%s", data)
 			}
 		})
+	}
+}
+
+// startForeground starts a foreground barco command and returns the
+// function that waits for it; a test that ends before waiting kills it.
+func startForeground(t *testing.T, cmd *exec.Cmd) (wait func()) {
+	t.Helper()
+	if err := env.reaper.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	waited := false
+	t.Cleanup(func() {
+		if !waited {
+			_ = cmd.Process.Kill()
+			_ = env.reaper.Wait(cmd)
+		}
+	})
+	return func() {
+		_ = env.reaper.Wait(cmd)
+		waited = true
 	}
 }
 
@@ -145,16 +155,7 @@ func TestForegroundDeleteSurvivesSignal(t *testing.T) {
 	c.spec.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: hook}}}
 	c.save()
 	cmd := exec.Command(env.binary, "--root", c.root, "run", "--bundle", c.bundle, c.id)
-	if err := env.reaper.Start(cmd); err != nil {
-		t.Fatal(err)
-	}
-	waited := false
-	defer func() {
-		if !waited {
-			_ = cmd.Process.Kill()
-			_ = env.reaper.Wait(cmd)
-		}
-	}()
+	wait := startForeground(t, cmd)
 	err := eventually(20*time.Second, func() error {
 		_, err := os.Stat(filepath.Join(marks, "started"))
 		return err
@@ -167,8 +168,7 @@ func TestForegroundDeleteSurvivesSignal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_ = env.reaper.Wait(cmd)
-	waited = true
+	wait()
 	if code := runcmd.ExitCode(cmd.ProcessState); code != 4 {
 		t.Fatalf("barco run exited %d, want the container's 4", code)
 	}
