@@ -6,10 +6,8 @@ package libbarco
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 
 	"github.com/barco-oci/barco/state"
 )
@@ -44,14 +42,4 @@ func New(root string, log *slog.Logger) (*Runtime, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Runtime{Store: st, Log: log, Rootless: os.Geteuid() != 0}, nil
-}
-
-// emptyDir is an empty directory under the root, the second lower layer of
-// the read-only overlay that protects the barco binary (see exeseal).
-func (rt *Runtime) emptyDir() (string, error) {
-	dir := filepath.Join(rt.Store.Root, ".empty")
-	if err := os.Mkdir(dir, 0o500); err != nil && !errors.Is(err, os.ErrExist) {
-		return "", fmt.Errorf("create %s: %w", dir, err)
-	}
-	return dir, nil
 }

@@ -106,11 +106,7 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	// this thread with it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	empty, err := rt.emptyDir()
-	if err != nil {
-		return nil, err
-	}
-	exe, err := exeseal.Open(empty)
+	exe, err := exeseal.Open()
 	if err != nil {
 		return nil, err
 	}

@@ -7,14 +7,10 @@
 // layer is the binary's directory (fsopen/fsmount: the mount is attached to
 // no mount namespace and disappears with its last fd) and opens the binary
 // from it: a write open through /proc/PID/exe then fails with EROFS and no
-// bytes are copied. Kernels or filesystems where that fails get a sealed
-// memfd copy instead.
-//
-// An overlay without an upper layer needs a second, empty lower layer, and
-// overlayfs refuses layers that overlap: the empty directory the caller
-// names must not lie under the binary's directory. When it does (a state
-// root beside the binary, say both under /tmp), an empty detached tmpfs is
-// the second layer instead; only if that fails too is the binary copied.
+// bytes are copied. An overlay without an upper layer needs a second lower
+// layer, which must not overlap the first: an empty, read-only, detached
+// tmpfs, named through its fd, wherever the binary lives. Kernels or
+// filesystems where that fails get a sealed memfd copy instead.
 package exeseal
 
 import (
@@ -29,52 +25,52 @@ import (
 
 // Open returns a read-only, close-on-exec file of the barco binary that is
 // safe to execve (through /proc/self/fd/N) inside a container's namespaces.
-// emptyDir must be an empty directory outside the binary's directory: an
-// overlay without an upper layer needs two lower layers.
-func Open(emptyDir string) (*os.File, error) {
+func Open() (*os.File, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own binary: %w", err)
 	}
-	if f, err := openThroughOverlay(self, emptyDir); err == nil {
-		return f, nil
-	}
-	if f, err := openThroughOverlayOnTmpfs(self); err == nil {
+	if f, err := openThroughOverlay(self); err == nil {
 		return f, nil
 	}
 	return sealedCopy(self)
 }
 
-// openThroughOverlayOnTmpfs is openThroughOverlay with an empty, read-only,
-// detached tmpfs as the second layer, named through its fd.
-func openThroughOverlayOnTmpfs(binary string) (*os.File, error) {
+// emptyTmpfs returns the fd of an empty, read-only, detached tmpfs.
+func emptyTmpfs() (int, error) {
 	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("fsopen tmpfs: %w", err)
+		return -1, fmt.Errorf("fsopen tmpfs: %w", err)
 	}
 	defer unix.Close(ctx)
 	if err := unix.FsconfigSetString(ctx, "size", "4k"); err != nil {
-		return nil, fmt.Errorf("tmpfs option size: %w", err)
+		return -1, fmt.Errorf("tmpfs option size: %w", err)
 	}
 	if err := unix.FsconfigCreate(ctx); err != nil {
-		return nil, fmt.Errorf("create tmpfs: %w", err)
+		return -1, fmt.Errorf("create tmpfs: %w", err)
 	}
-	empty, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	fd, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("fsmount tmpfs: %w", err)
+		return -1, fmt.Errorf("fsmount tmpfs: %w", err)
 	}
-	defer unix.Close(empty)
-	return openThroughOverlay(binary, "/proc/self/fd/"+strconv.Itoa(empty))
+	return fd, nil
 }
 
-func openThroughOverlay(binary, emptyDir string) (*os.File, error) {
+// openThroughOverlay opens binary from a read-only overlay of its
+// directory and an empty tmpfs.
+func openThroughOverlay(binary string) (*os.File, error) {
+	empty, err := emptyTmpfs()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(empty)
 	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("fsopen overlay: %w", err)
 	}
 	defer unix.Close(ctx)
 	opts := [][2]string{
-		{"lowerdir", filepath.Dir(binary) + ":" + emptyDir},
+		{"lowerdir", filepath.Dir(binary) + ":/proc/self/fd/" + strconv.Itoa(empty)},
 		// Keep the overlay as plain as possible: no index or xino files are
 		// looked up or written for a read-only view of one directory.
 		{"index", "off"},

@@ -155,7 +155,7 @@ func TestCreateKilled(t *testing.T) {
 
 // sharedRootEntry names the entries of --root the runtime keeps for all
 // containers.
-var sharedRootEntry = map[string]bool{".seccomp-cache": true, ".empty": true}
+var sharedRootEntry = map[string]bool{".seccomp-cache": true}
 
 // assertNoHiddenLeftovers checks for the runtime's own temporary entries
 // in --root (a container directory being built, a state file being
