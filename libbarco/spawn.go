@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/console"
 	"github.com/barco-oci/barco/libbarco/execstub"
@@ -441,18 +442,15 @@ func openNamespaces(pid int, cfg *configs.Config) ([]nsFile, error) {
 }
 
 // openNamespace opens the namespace file at path and checks that it is a
-// namespace of type t. (unix.Open and os.NewFile: os.OpenFile would offer
-// the file to Go's network poller, four system calls for nothing.)
+// namespace of type t. (sysfile.Open and os.NewFile: os.OpenFile would
+// offer the file to Go's network poller, four system calls for nothing.)
 func openNamespace(path string, t configs.NamespaceType) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}
+	fd, err := sysfile.Open(unix.AT_FDCWD, path, unix.O_RDONLY, path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("namespace %s: %w", path, ErrNotRunning)
 		}
-		return nil, fmt.Errorf("open namespace: %w", &os.PathError{Op: "open", Path: path, Err: err})
+		return nil, fmt.Errorf("open namespace: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), path)
 	const nsGetNSType = 0xb703 // NS_GET_NSTYPE, _IO(0xb7, 0x3)

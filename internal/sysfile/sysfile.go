@@ -3,7 +3,8 @@
 // poller, which starts the poller (an epoll instance, an eventfd, a thread
 // waiting in epoll_pwait) and costs four more system calls per file: a real
 // share of a barco command that lives a few milliseconds, and more so of
-// `list`, which reads a few files per container.
+// `list`, which reads a few files per container. Open is the same plain
+// open for callers that write a file or keep its fd.
 package sysfile
 
 import (
@@ -40,16 +41,25 @@ func ReadRegular(path string) ([]byte, error) {
 	return read(unix.AT_FDCWD, path, 0, path, false, true)
 }
 
-func read(dirfd int, name string, flags int, display string, whole, sized bool) ([]byte, error) {
-	open := func() (int, error) {
-		return unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|flags, 0)
-	}
-	fd, err := open()
+// Open opens name relative to dirfd with flags (an access mode and more)
+// plus O_CLOEXEC and O_NOCTTY, retrying on EINTR, and returns the plain
+// fd: an os.File would offer it to the network poller. Errors are
+// *os.PathError naming display.
+func Open(dirfd int, name string, flags int, display string) (int, error) {
+	fd, err := unix.Openat(dirfd, name, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	for err == unix.EINTR {
-		fd, err = open()
+		fd, err = unix.Openat(dirfd, name, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: display, Err: err}
+		return -1, &os.PathError{Op: "open", Path: display, Err: err}
+	}
+	return fd, nil
+}
+
+func read(dirfd int, name string, flags int, display string, whole, sized bool) ([]byte, error) {
+	fd, err := Open(dirfd, name, unix.O_RDONLY|flags, display)
+	if err != nil {
+		return nil, err
 	}
 	defer unix.Close(fd)
 	size := 512

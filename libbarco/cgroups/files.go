@@ -19,12 +19,9 @@ import (
 // system calls: os.OpenFile would register the file with Go's network
 // poller (see internal/sysfile).
 func writeFile(name, value string) error {
-	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(name, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
-	}
+	fd, err := sysfile.Open(unix.AT_FDCWD, name, unix.O_WRONLY, name)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: name, Err: err}
+		return err
 	}
 	n, err := unix.Write(fd, []byte(value))
 	for err == unix.EINTR {
