@@ -1,14 +1,12 @@
 package libbarco
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -266,38 +264,33 @@ func containerPath(rootfs, dest string) string {
 	return dest
 }
 
-// describeStdio records what the init's stdio is, so that restore can hand
-// the new stdio in its place. Pipes are dumped by criu and replaced by
-// key; files and terminals opened outside the container's mounts (the
-// host's /dev/null, a log file) cannot be dumped and are declared
-// external, also replaced on restore.
+// describeStdio names the init's stdio to criu, so that restore can hand
+// the new stdio in its place: pipes are dumped by criu and replaced by key;
+// files and terminals opened outside the container (the host's /dev/null,
+// a log file) cannot be dumped and are declared external, also replaced on
+// restore. Keys name files, not fds: whichever fds of whichever process of
+// the tree hold them when criu freezes it are covered. The record made at
+// create is used; a container without one (created by an older barco) is
+// described from its init's fds as they are now.
 func (c *Container) describeStdio(imageDir string) (inherit []criu.InheritFD, external []string, err error) {
-	pid := c.st.Pid
-	mounts, err := mountIDs(pid)
-	if err != nil {
-		return nil, nil, err
-	}
-	links := make([]string, 3)
-	for fd := 0; fd < 3; fd++ {
-		fdPath := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
-		link, err := os.Readlink(fdPath)
-		if errors.Is(err, os.ErrNotExist) {
-			continue // closed
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("stdio of pid %d: %w", pid, err)
-		}
-		links[fd] = link
-		key, ext, err := stdioKey(pid, fd, link, mounts)
-		if err != nil {
+	stdio := c.st.Stdio
+	if stdio == nil {
+		if stdio, err = readStdio(c.st.Pid); err != nil {
 			return nil, nil, err
 		}
-		if key == "" {
+	}
+	links := make([]string, 3)
+	for _, s := range stdio {
+		if s.FD < 0 || s.FD > 2 {
 			continue
 		}
-		inherit = append(inherit, criu.InheritFD{FD: fd, Key: key})
-		if ext {
-			external = append(external, key)
+		links[s.FD] = s.Link
+		if s.Key == "" {
+			continue
+		}
+		inherit = append(inherit, criu.InheritFD{FD: s.FD, Key: s.Key})
+		if s.External {
+			external = append(external, s.Key)
 		}
 	}
 	if err := writeJSON(filepath.Join(imageDir, descriptorsFile), links); err != nil {
@@ -306,68 +299,68 @@ func (c *Container) describeStdio(imageDir string) (inherit []criu.InheritFD, ex
 	return inherit, external, nil
 }
 
-// stdioKey returns the inherit key of one stdio fd and whether it must be
-// declared external on dump; "" when criu dumps and restores it itself.
-func stdioKey(pid, fd int, link string, mounts map[int]bool) (string, bool, error) {
+// recordStdio describes files, the init's stdin, stdout and stderr, for a
+// later checkpoint. What cannot be read is left out: it only matters to
+// checkpoint, which then gives criu no key for it.
+func recordStdio(files [3]*os.File) []state.StdioFile {
+	out := make([]state.StdioFile, 0, 3)
+	for fd, f := range files {
+		s, err := stdioEntry(fd, fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+		if err == nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// readStdio describes the stdio fds pid has now; closed ones are left out.
+func readStdio(pid int) ([]state.StdioFile, error) {
+	var out []state.StdioFile
+	for fd := 0; fd < 3; fd++ {
+		s, err := stdioEntry(fd, fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stdio of pid %d: %w", pid, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// stdioEntry describes the file behind fdPath (a /proc/PID/fd link) as the
+// container's stdio fd.
+func stdioEntry(fd int, fdPath string) (state.StdioFile, error) {
+	link, err := os.Readlink(fdPath)
+	if err != nil {
+		return state.StdioFile{}, err
+	}
+	s := state.StdioFile{FD: fd, Link: link}
 	switch {
 	case strings.HasPrefix(link, "pipe:"):
-		return link, false, nil
+		s.Key = link
+		return s, nil
 	case strings.HasPrefix(link, "socket:"), strings.HasPrefix(link, "anon_inode:"):
-		return "", false, nil
+		return s, nil
 	}
-	mnt, err := fdMountID(pid, fd)
-	if err != nil {
-		return "", false, err
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, fdPath, 0, unix.STATX_TYPE|unix.STATX_INO|unix.STATX_MNT_ID, &stx); err != nil {
+		return state.StdioFile{}, &os.PathError{Op: "statx", Path: fdPath, Err: err}
 	}
-	if mounts[mnt] {
-		return "", false, nil
+	s.External = true
+	if stx.Mode&unix.S_IFMT == unix.S_IFCHR && isTTYMajor(stx.Rdev_major) {
+		s.Key = criu.ExtTTY(unix.Mkdev(stx.Rdev_major, stx.Rdev_minor), unix.Mkdev(stx.Dev_major, stx.Dev_minor))
+	} else {
+		s.Key = criu.ExtFile(stx.Mnt_id, stx.Ino)
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", pid, fd), &st); err != nil {
-		return "", false, fmt.Errorf("stat fd %d of pid %d: %w", fd, pid, err)
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFCHR && isTTYMajor(unix.Major(st.Rdev)) {
-		return criu.ExtTTY(st.Rdev, st.Dev), true, nil
-	}
-	return criu.ExtFile(mnt, st.Ino), true, nil
+	return s, nil
 }
 
 // isTTYMajor: the virtual consoles and serial lines, /dev/tty and ptmx,
 // and the Unix98 pty slaves.
 func isTTYMajor(major uint32) bool {
 	return major == 4 || major == 5 || (major >= 136 && major <= 143)
-}
-
-// mountIDs returns the ids of the mounts in pid's mount namespace.
-func mountIDs(pid int) (map[int]bool, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/mountinfo", pid))
-	if err != nil {
-		return nil, fmt.Errorf("mounts of pid %d: %w", pid, err)
-	}
-	defer f.Close()
-	ids := map[int]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		id, _, _ := strings.Cut(sc.Text(), " ")
-		if n, err := strconv.Atoi(id); err == nil {
-			ids[n] = true
-		}
-	}
-	return ids, sc.Err()
-}
-
-// fdMountID reads the mnt_id line of /proc/PID/fdinfo/FD.
-func fdMountID(pid, fd int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
-	if err != nil {
-		return 0, fmt.Errorf("fdinfo %d of pid %d: %w", fd, pid, err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "mnt_id:"); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	return 0, fmt.Errorf("fdinfo %d of pid %d: no mnt_id", fd, pid)
 }
 
 func writeJSON(path string, v any) error {

@@ -3,9 +3,18 @@ package libbarco
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/barco-oci/barco/libbarco/criu"
+	"github.com/barco-oci/barco/state"
 )
 
 func TestEmptyNet(t *testing.T) {
@@ -106,41 +115,126 @@ func TestReadStdioKeys(t *testing.T) {
 	}
 }
 
-func TestStdioKeyOfOwnFDs(t *testing.T) {
+func TestRecordStdio(t *testing.T) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	defer w.Close()
-	pid := os.Getpid()
-	link, err := os.Readlink(filepathFD(pid, int(r.Fd())))
+	null, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, ext, err := stdioKey(pid, int(r.Fd()), link, nil)
-	if err != nil || key != link || ext {
-		t.Errorf("pipe: key %q external %v err %v; want %q, not external", key, ext, err, link)
+	defer null.Close()
+	sock, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sock.Close()
+	sockFile, err := sock.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sockFile.Close()
+
+	got := recordStdio([3]*os.File{r, null, sockFile})
+	if len(got) != 3 {
+		t.Fatalf("recordStdio = %+v; want three entries", got)
+	}
+	pipeLink, _ := os.Readlink(filepathFD(os.Getpid(), int(r.Fd())))
+	// A pipe: criu dumps it, restore replaces it by its name.
+	if p := got[0]; p.FD != 0 || p.Link != pipeLink || p.Key != pipeLink || p.External {
+		t.Errorf("pipe: %+v; want fd 0, key %q, not external", p, pipeLink)
+	}
+	// A file from outside: external, named by mount id and inode.
+	var st unix.Stat_t
+	if err := unix.Fstat(int(null.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	mnt := mountIDOf(t, null)
+	if f := got[1]; f.FD != 1 || f.Link != os.DevNull || f.Key != criu.ExtFile(mnt, st.Ino) || !f.External {
+		t.Errorf("file: %+v; want fd 1, key %q, external", f, criu.ExtFile(mnt, st.Ino))
+	}
+	// A socket: criu's own business.
+	if s := got[2]; s.FD != 2 || !strings.HasPrefix(s.Link, "socket:") || s.Key != "" || s.External {
+		t.Errorf("socket: %+v; want fd 2, no key", s)
 	}
 
-	f, err := os.Open(os.DevNull)
+	// A closed file is left out.
+	closed, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	mounts, err := mountIDs(pid)
+	closed.Close()
+	if got := recordStdio([3]*os.File{r, closed, w}); len(got) != 2 || got[0].FD != 0 || got[1].FD != 2 {
+		t.Errorf("with a closed fd: %+v; want fds 0 and 2", got)
+	}
+}
+
+// The keys come from the record, not from what the init's fds are now.
+func TestDescribeStdioUsesRecord(t *testing.T) {
+	c := &Container{st: &state.State{
+		Pid: os.Getpid(),
+		Stdio: []state.StdioFile{
+			{FD: 0, Link: "pipe:[7]", Key: "pipe:[7]"},
+			{FD: 1, Link: "/log", Key: "file[1f:ff]", External: true},
+			{FD: 2, Link: "socket:[9]"},
+		},
+	}}
+	dir := t.TempDir()
+	inherit, external, err := c.describeStdio(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Inside our own mounts /dev/null is criu's to dump...
-	if key, _, err := stdioKey(pid, int(f.Fd()), os.DevNull, mounts); err != nil || key != "" {
-		t.Errorf("file in our mounts: key %q err %v; want none", key, err)
+	wantInherit := []criu.InheritFD{{FD: 0, Key: "pipe:[7]"}, {FD: 1, Key: "file[1f:ff]"}}
+	if !slices.Equal(inherit, wantInherit) || !slices.Equal(external, []string{"file[1f:ff]"}) {
+		t.Errorf("describeStdio = %v, %v; want %v, [file[1f:ff]]", inherit, external, wantInherit)
 	}
-	// ...seen from another mount namespace it is an external file.
-	key, ext, err = stdioKey(pid, int(f.Fd()), os.DevNull, map[int]bool{})
-	if err != nil || !ext || len(key) < len("file[") || key[:5] != "file[" {
-		t.Errorf("file outside: key %q external %v err %v; want an external file key", key, ext, err)
+	data, err := os.ReadFile(filepath.Join(dir, descriptorsFile))
+	if err != nil || string(data) != `["pipe:[7]","/log","socket:[9]"]` {
+		t.Errorf("descriptors.json = %s, %v", data, err)
 	}
+}
+
+// Without a record (a container made by an older barco) the init's fds
+// are read as they are.
+func TestDescribeStdioWithoutRecord(t *testing.T) {
+	c := &Container{st: &state.State{Pid: os.Getpid()}}
+	inherit, _, err := c.describeStdio(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := recordStdio([3]*os.File{os.Stdin, os.Stdout, os.Stderr})
+	var keys int
+	for _, s := range want {
+		if s.Key != "" {
+			keys++
+		}
+	}
+	if len(inherit) != keys {
+		t.Errorf("describeStdio inherits %v; want the %d keys of %+v", inherit, keys, want)
+	}
+}
+
+// mountIDOf reads the mnt_id line of f's fdinfo.
+func mountIDOf(t *testing.T, f *os.File) uint64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "mnt_id:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("no mnt_id in fdinfo")
+	return 0
 }
 
 func filepathFD(pid, fd int) string {

@@ -141,9 +141,8 @@ func (rt *Runtime) Restore(id string, cfg *configs.Config, opts RestoreOpts) (_ 
 
 	rt.Log.Debug("restore", "id", id, "criu", bin, "args", ro.Args())
 	cmd := exec.Command(bin, ro.Args()...)
-	cmd.Stdin = orStd(opts.Stdin, os.Stdin)
-	cmd.Stdout = orStd(opts.Stdout, os.Stdout)
-	cmd.Stderr = orStd(opts.Stderr, os.Stderr)
+	stdio := [3]*os.File{orStd(opts.Stdin, os.Stdin), orStd(opts.Stdout, os.Stdout), orStd(opts.Stderr, os.Stderr)}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	cmd.ExtraFiles = extra
 	// criu starts in the container's cgroup, so the restored tree is there
 	// even with --manage-cgroups-mode ignore.
@@ -167,6 +166,9 @@ func (rt *Runtime) Restore(id string, cfg *configs.Config, opts RestoreOpts) (_ 
 	}
 	c.st.Pid = pid
 	c.st.PidStartTime = start
+	// The restored init holds the stdio restore gave it in place of the
+	// recorded one: the next checkpoint names that.
+	c.st.Stdio = recordStdio(stdio)
 	if err := h.Save(c.st); err != nil {
 		return nil, err
 	}

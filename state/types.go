@@ -25,6 +25,26 @@ type State struct {
 	// CgroupDriver is "systemd" when systemd owns the cgroup (a transient
 	// unit to stop on delete); empty for barco's own cgroupfs driver.
 	CgroupDriver string `json:"cgroup_driver,omitempty"`
+	// Stdio is what the init's stdin, stdout and stderr were when it
+	// started (none for a terminal). A checkpoint names them to criu from
+	// here, not from the fds as they are at that moment: the container may
+	// have moved them to other fds by then, or replaced them for a while.
+	Stdio []StdioFile `json:"stdio,omitempty"`
+}
+
+// StdioFile is one of the init's stdio fds, as checkpoint hands it to criu.
+type StdioFile struct {
+	FD int `json:"fd"`
+	// Link is the fd's /proc link ("pipe:[123]", "/dev/null"), what runc
+	// records in a checkpoint's descriptors.json.
+	Link string `json:"link"`
+	// Key is criu's name for the file ("pipe:[ino]", "file[mnt:ino]",
+	// "tty[rdev:dev]"); restore gives the new stdio under it. Empty for
+	// what criu restores itself (a socket).
+	Key string `json:"key,omitempty"`
+	// External: criu cannot dump the file (it lives outside the
+	// container) and is told so on dump.
+	External bool `json:"external,omitempty"`
 }
 
 // Container statuses as runtime-spec names them, plus runc's "paused".

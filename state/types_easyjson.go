@@ -121,6 +121,29 @@ func easyjson6601e8cdDecodeGithubComBarcoOciBarcoState(in *jlexer.Lexer, out *St
 			} else {
 				out.CgroupDriver = string(in.String())
 			}
+		case "stdio":
+			if in.IsNull() {
+				in.Skip()
+				out.Stdio = nil
+			} else {
+				in.Delim('[')
+				if out.Stdio == nil {
+					if !in.IsDelim(']') {
+						out.Stdio = make([]StdioFile, 0, 1)
+					} else {
+						out.Stdio = []StdioFile{}
+					}
+				} else {
+					out.Stdio = (out.Stdio)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v2 StdioFile
+					easyjson6601e8cdDecodeGithubComBarcoOciBarcoState1(in, &v2)
+					out.Stdio = append(out.Stdio, v2)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
 		default:
 			in.SkipRecursive()
 		}
@@ -185,16 +208,16 @@ func easyjson6601e8cdEncodeGithubComBarcoOciBarcoState(out *jwriter.Writer, in S
 		out.RawString(prefix)
 		{
 			out.RawByte('{')
-			v2First := true
-			for v2Name, v2Value := range in.Annotations {
-				if v2First {
-					v2First = false
+			v3First := true
+			for v3Name, v3Value := range in.Annotations {
+				if v3First {
+					v3First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v2Name))
+				out.String(string(v3Name))
 				out.RawByte(':')
-				out.String(string(v2Value))
+				out.String(string(v3Value))
 			}
 			out.RawByte('}')
 		}
@@ -209,6 +232,20 @@ func easyjson6601e8cdEncodeGithubComBarcoOciBarcoState(out *jwriter.Writer, in S
 		out.RawString(prefix)
 		out.String(string(in.CgroupDriver))
 	}
+	if len(in.Stdio) != 0 {
+		const prefix string = ",\"stdio\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v4, v5 := range in.Stdio {
+				if v4 > 0 {
+					out.RawByte(',')
+				}
+				easyjson6601e8cdEncodeGithubComBarcoOciBarcoState1(out, v5)
+			}
+			out.RawByte(']')
+		}
+	}
 	out.RawByte('}')
 }
 
@@ -220,4 +257,78 @@ func (v State) MarshalEasyJSON(w *jwriter.Writer) {
 // UnmarshalEasyJSON supports easyjson.Unmarshaler interface
 func (v *State) UnmarshalEasyJSON(l *jlexer.Lexer) {
 	easyjson6601e8cdDecodeGithubComBarcoOciBarcoState(l, v)
+}
+func easyjson6601e8cdDecodeGithubComBarcoOciBarcoState1(in *jlexer.Lexer, out *StdioFile) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "fd":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.FD = int(in.Int())
+			}
+		case "link":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Link = string(in.String())
+			}
+		case "key":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Key = string(in.String())
+			}
+		case "external":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.External = bool(in.Bool())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
+func easyjson6601e8cdEncodeGithubComBarcoOciBarcoState1(out *jwriter.Writer, in StdioFile) {
+	out.RawByte('{')
+	first := true
+	_ = first
+	{
+		const prefix string = ",\"fd\":"
+		out.RawString(prefix[1:])
+		out.Int(int(in.FD))
+	}
+	{
+		const prefix string = ",\"link\":"
+		out.RawString(prefix)
+		out.String(string(in.Link))
+	}
+	if in.Key != "" {
+		const prefix string = ",\"key\":"
+		out.RawString(prefix)
+		out.String(string(in.Key))
+	}
+	if in.External {
+		const prefix string = ",\"external\":"
+		out.RawString(prefix)
+		out.Bool(bool(in.External))
+	}
+	out.RawByte('}')
 }

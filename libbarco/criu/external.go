@@ -29,7 +29,7 @@ func ExtNamespace(kind string, ino uint64, key string) string {
 // ExtFile is the key of an open file whose mount is not in the dumped
 // mount namespace (say the host's /dev/null as the container's stdin).
 // Used with --external on dump and --inherit-fd on restore.
-func ExtFile(mntID int, ino uint64) string {
+func ExtFile(mntID, ino uint64) string {
 	return fmt.Sprintf("file[%x:%x]", mntID, ino)
 }
 

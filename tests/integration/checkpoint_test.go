@@ -345,3 +345,32 @@ func TestRestoreWithPipes(t *testing.T) {
 		t.Errorf("numbers on the new pipe go %d, %d; want consecutive", n, m)
 	}
 }
+
+// A checkpoint names the init's stdio as it was given, wherever the
+// container has moved it since: here the shell keeps its stdout (a pipe)
+// and stderr (a file outside the container) on fds 10 and 11 and points 1
+// and 2 into the container. Restore gives the new pipe and file in their
+// place. Nothing is written to the file: criu restores a file that is not
+// opened for appending only if its size is what it was at the dump.
+func TestRestoreMovedStdio(t *testing.T) {
+	requireCriu(t)
+	c := newRuntime(t).newContainer("sh", "-c", `exec 10>&1 11>&2 >/out/log 2>&1; i=0; while true; do i=$((i+1)); echo $i >&10; echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`)
+	out := c.outDir()
+	c.save()
+	before := barcoToPipe(t, c, "run", "--detach", "--bundle", c.bundle, c.id)
+	nextNumber(t, before)
+	images := filepath.Join(t.TempDir(), "images")
+	c.mustBarco("checkpoint", "--image-path", images, c.id)
+	c.waitStatus("stopped")
+	dumped := readCount(t, out)
+	c.mustBarco("delete", c.id)
+
+	after := barcoToPipe(t, c, "restore", "--detach", "--bundle", c.bundle, "--image-path", images, c.id)
+	n := nextNumber(t, after)
+	if n < dumped {
+		t.Fatalf("first number on the new pipe is %d, below the checkpointed %d", n, dumped)
+	}
+	if m := nextNumber(t, after); m != n+1 {
+		t.Errorf("numbers on the new pipe go %d, %d; want consecutive", n, m)
+	}
+}
