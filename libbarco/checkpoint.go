@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -271,27 +272,28 @@ func containerPath(rootfs, dest string) string {
 // restore. Keys name files, not fds: whichever fds of whichever process of
 // the tree hold them when criu freezes it are covered. The record made at
 // create is used; a container without one (created by an older barco) is
-// described from its init's fds as they are now.
+// described from its init's fds as they are now. descriptors.json, runc's
+// list of the init's stdio, always shows the fds as they are now.
 func (c *Container) describeStdio(imageDir string) (inherit []criu.InheritFD, external []string, err error) {
+	pid := c.st.Pid
 	stdio := c.st.Stdio
 	if stdio == nil {
-		if stdio, err = readStdio(c.st.Pid); err != nil {
+		if stdio, err = readStdio(pid); err != nil {
 			return nil, nil, err
 		}
 	}
-	links := make([]string, 3)
 	for _, s := range stdio {
-		if s.FD < 0 || s.FD > 2 {
-			continue
-		}
-		links[s.FD] = s.Link
-		if s.Key == "" {
+		if s.Key == "" || s.FD < 0 || s.FD > 2 {
 			continue
 		}
 		inherit = append(inherit, criu.InheritFD{FD: s.FD, Key: s.Key})
 		if s.External {
 			external = append(external, s.Key)
 		}
+	}
+	links := make([]string, 3)
+	for fd := range links {
+		links[fd], _ = os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
 	}
 	if err := writeJSON(filepath.Join(imageDir, descriptorsFile), links); err != nil {
 		return nil, nil, err
@@ -300,13 +302,12 @@ func (c *Container) describeStdio(imageDir string) (inherit []criu.InheritFD, ex
 }
 
 // recordStdio describes files, the init's stdin, stdout and stderr, for a
-// later checkpoint. What cannot be read is left out: it only matters to
-// checkpoint, which then gives criu no key for it.
+// later checkpoint. What cannot be examined is left out: it only matters
+// to checkpoint, which then gives criu no key for it.
 func recordStdio(files [3]*os.File) []state.StdioFile {
 	out := make([]state.StdioFile, 0, 3)
 	for fd, f := range files {
-		s, err := stdioEntry(fd, fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
-		if err == nil {
+		if s, err := stdioEntry(fd, int(f.Fd()), ""); err == nil {
 			out = append(out, s)
 		}
 	}
@@ -317,7 +318,7 @@ func recordStdio(files [3]*os.File) []state.StdioFile {
 func readStdio(pid int) ([]state.StdioFile, error) {
 	var out []state.StdioFile
 	for fd := 0; fd < 3; fd++ {
-		s, err := stdioEntry(fd, fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+		s, err := stdioEntry(fd, unix.AT_FDCWD, fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -329,24 +330,38 @@ func readStdio(pid int) ([]state.StdioFile, error) {
 	return out, nil
 }
 
-// stdioEntry describes the file behind fdPath (a /proc/PID/fd link) as the
-// container's stdio fd.
-func stdioEntry(fd int, fdPath string) (state.StdioFile, error) {
-	link, err := os.Readlink(fdPath)
-	if err != nil {
-		return state.StdioFile{}, err
-	}
-	s := state.StdioFile{FD: fd, Link: link}
-	switch {
-	case strings.HasPrefix(link, "pipe:"):
-		s.Key = link
-		return s, nil
-	case strings.HasPrefix(link, "socket:"), strings.HasPrefix(link, "anon_inode:"):
-		return s, nil
+// stdioEntry describes, as the container's stdio fd, the open file at
+// dirfd when path is empty, or behind path, a /proc/PID/fd link.
+func stdioEntry(fd, dirfd int, path string) (state.StdioFile, error) {
+	flags := 0
+	if path == "" {
+		flags = unix.AT_EMPTY_PATH
 	}
 	var stx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, fdPath, 0, unix.STATX_TYPE|unix.STATX_INO|unix.STATX_MNT_ID, &stx); err != nil {
-		return state.StdioFile{}, &os.PathError{Op: "statx", Path: fdPath, Err: err}
+	if err := unix.Statx(dirfd, path, flags, unix.STATX_TYPE|unix.STATX_INO|unix.STATX_MNT_ID, &stx); err != nil {
+		return state.StdioFile{}, &os.PathError{Op: "statx", Path: path, Err: err}
+	}
+	s := state.StdioFile{FD: fd}
+	switch stx.Mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		var fs unix.Statfs_t
+		if path == "" {
+			err := unix.Fstatfs(dirfd, &fs)
+			if err != nil {
+				return state.StdioFile{}, &os.PathError{Op: "fstatfs", Path: path, Err: err}
+			}
+		} else if err := unix.Statfs(path, &fs); err != nil {
+			return state.StdioFile{}, &os.PathError{Op: "statfs", Path: path, Err: err}
+		}
+		if fs.Type == unix.PIPEFS_MAGIC {
+			// criu's name of a pipe is its /proc link.
+			s.Key = "pipe:[" + strconv.FormatUint(stx.Ino, 10) + "]"
+			return s, nil
+		}
+		// A named FIFO is a file like any other.
+	case unix.S_IFSOCK, 0:
+		// criu's own business: a socket, or an anonymous inode.
+		return s, nil
 	}
 	s.External = true
 	if stx.Mode&unix.S_IFMT == unix.S_IFCHR && isTTYMajor(stx.Rdev_major) {

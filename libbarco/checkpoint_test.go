@@ -1,6 +1,7 @@
 package libbarco
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -142,9 +143,12 @@ func TestRecordStdio(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("recordStdio = %+v; want three entries", got)
 	}
-	pipeLink, _ := os.Readlink(filepathFD(os.Getpid(), int(r.Fd())))
-	// A pipe: criu dumps it, restore replaces it by its name.
-	if p := got[0]; p.FD != 0 || p.Link != pipeLink || p.Key != pipeLink || p.External {
+	// A pipe: criu dumps it, restore replaces it by its /proc link.
+	pipeLink, err := os.Readlink(filepathFD(os.Getpid(), int(r.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got[0]; p.FD != 0 || p.Key != pipeLink || p.External {
 		t.Errorf("pipe: %+v; want fd 0, key %q, not external", p, pipeLink)
 	}
 	// A file from outside: external, named by mount id and inode.
@@ -152,13 +156,27 @@ func TestRecordStdio(t *testing.T) {
 	if err := unix.Fstat(int(null.Fd()), &st); err != nil {
 		t.Fatal(err)
 	}
-	mnt := mountIDOf(t, null)
-	if f := got[1]; f.FD != 1 || f.Link != os.DevNull || f.Key != criu.ExtFile(mnt, st.Ino) || !f.External {
-		t.Errorf("file: %+v; want fd 1, key %q, external", f, criu.ExtFile(mnt, st.Ino))
+	want := criu.ExtFile(mountIDOf(t, null), st.Ino)
+	if f := got[1]; f.FD != 1 || f.Key != want || !f.External {
+		t.Errorf("file: %+v; want fd 1, key %q, external", f, want)
 	}
 	// A socket: criu's own business.
-	if s := got[2]; s.FD != 2 || !strings.HasPrefix(s.Link, "socket:") || s.Key != "" || s.External {
+	if s := got[2]; s.FD != 2 || s.Key != "" || s.External {
 		t.Errorf("socket: %+v; want fd 2, no key", s)
+	}
+
+	// A named FIFO is a file, not a pipe.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ff, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ff.Close()
+	if got := recordStdio([3]*os.File{ff, ff, ff}); len(got) != 3 || !got[0].External || !strings.HasPrefix(got[0].Key, "file[") {
+		t.Errorf("named FIFO: %+v; want an external file", got)
 	}
 
 	// A closed file is left out.
@@ -172,14 +190,15 @@ func TestRecordStdio(t *testing.T) {
 	}
 }
 
-// The keys come from the record, not from what the init's fds are now.
+// The keys come from the record, not from what the init's fds are now;
+// descriptors.json shows the fds as they are.
 func TestDescribeStdioUsesRecord(t *testing.T) {
 	c := &Container{st: &state.State{
 		Pid: os.Getpid(),
 		Stdio: []state.StdioFile{
-			{FD: 0, Link: "pipe:[7]", Key: "pipe:[7]"},
-			{FD: 1, Link: "/log", Key: "file[1f:ff]", External: true},
-			{FD: 2, Link: "socket:[9]"},
+			{FD: 0, Key: "pipe:[7]"},
+			{FD: 1, Key: "file[1f:ff]", External: true},
+			{FD: 2},
 		},
 	}}
 	dir := t.TempDir()
@@ -191,9 +210,18 @@ func TestDescribeStdioUsesRecord(t *testing.T) {
 	if !slices.Equal(inherit, wantInherit) || !slices.Equal(external, []string{"file[1f:ff]"}) {
 		t.Errorf("describeStdio = %v, %v; want %v, [file[1f:ff]]", inherit, external, wantInherit)
 	}
+	var links []string
 	data, err := os.ReadFile(filepath.Join(dir, descriptorsFile))
-	if err != nil || string(data) != `["pipe:[7]","/log","socket:[9]"]` {
-		t.Errorf("descriptors.json = %s, %v", data, err)
+	if err == nil {
+		err = json.Unmarshal(data, &links)
+	}
+	if err != nil || len(links) != 3 {
+		t.Fatalf("descriptors.json = %s, %v", data, err)
+	}
+	for fd, link := range links {
+		if want, _ := os.Readlink(filepathFD(os.Getpid(), fd)); link != want {
+			t.Errorf("descriptors.json fd %d = %q, want %q", fd, link, want)
+		}
 	}
 }
 
@@ -205,15 +233,14 @@ func TestDescribeStdioWithoutRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := recordStdio([3]*os.File{os.Stdin, os.Stdout, os.Stderr})
-	var keys int
-	for _, s := range want {
+	var want []criu.InheritFD
+	for _, s := range recordStdio([3]*os.File{os.Stdin, os.Stdout, os.Stderr}) {
 		if s.Key != "" {
-			keys++
+			want = append(want, criu.InheritFD{FD: s.FD, Key: s.Key})
 		}
 	}
-	if len(inherit) != keys {
-		t.Errorf("describeStdio inherits %v; want the %d keys of %+v", inherit, keys, want)
+	if !slices.Equal(inherit, want) {
+		t.Errorf("describeStdio inherits %v; want %v", inherit, want)
 	}
 }
 

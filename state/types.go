@@ -35,9 +35,6 @@ type State struct {
 // StdioFile is one of the init's stdio fds, as checkpoint hands it to criu.
 type StdioFile struct {
 	FD int `json:"fd"`
-	// Link is the fd's /proc link ("pipe:[123]", "/dev/null"), what runc
-	// records in a checkpoint's descriptors.json.
-	Link string `json:"link"`
 	// Key is criu's name for the file ("pipe:[ino]", "file[mnt:ino]",
 	// "tty[rdev:dev]"); restore gives the new stdio under it. Empty for
 	// what criu restores itself (a socket).

@@ -129,7 +129,7 @@ func easyjson6601e8cdDecodeGithubComBarcoOciBarcoState(in *jlexer.Lexer, out *St
 				in.Delim('[')
 				if out.Stdio == nil {
 					if !in.IsDelim(']') {
-						out.Stdio = make([]StdioFile, 0, 1)
+						out.Stdio = make([]StdioFile, 0, 2)
 					} else {
 						out.Stdio = []StdioFile{}
 					}
@@ -278,12 +278,6 @@ func easyjson6601e8cdDecodeGithubComBarcoOciBarcoState1(in *jlexer.Lexer, out *S
 			} else {
 				out.FD = int(in.Int())
 			}
-		case "link":
-			if in.IsNull() {
-				in.Skip()
-			} else {
-				out.Link = string(in.String())
-			}
 		case "key":
 			if in.IsNull() {
 				in.Skip()
@@ -314,11 +308,6 @@ func easyjson6601e8cdEncodeGithubComBarcoOciBarcoState1(out *jwriter.Writer, in 
 		const prefix string = ",\"fd\":"
 		out.RawString(prefix[1:])
 		out.Int(int(in.FD))
-	}
-	{
-		const prefix string = ",\"link\":"
-		out.RawString(prefix)
-		out.String(string(in.Link))
 	}
 	if in.Key != "" {
 		const prefix string = ",\"key\":"
