@@ -197,22 +197,41 @@ func (h *Handle) WriteFile(name string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return &os.PathError{Op: "create", Path: h.Path(tmp), Err: err}
 	}
-	f := os.NewFile(uintptr(fd), h.Path(tmp))
-	_, err = f.Write(data)
+	err = sysfile.WriteAll(fd, data)
 	if err == nil {
-		err = f.Chmod(perm.Perm())
+		err = unix.Fchmod(fd, uint32(perm.Perm()))
 	}
-	if cerr := f.Close(); err == nil {
+	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		if rerr := unix.Renameat(h.fd, tmp, h.fd, name); rerr != nil {
-			err = &os.LinkError{Op: "rename", Old: h.Path(tmp), New: h.Path(name), Err: rerr}
-		}
+	if err != nil {
+		err = &os.PathError{Op: "write", Path: h.Path(tmp), Err: err}
+	} else {
+		err = h.replace(tmp, name)
 	}
 	if err != nil {
 		_ = unix.Unlinkat(h.fd, tmp, 0)
 		return err
+	}
+	return nil
+}
+
+// replace renames tmp to name. An existing name is exchanged with tmp,
+// which then goes: ext4 writes a file's data out before renaming it over
+// another (its auto_da_alloc), and what barco keeps here never needs to
+// outlive a crash of the machine.
+func (h *Handle) replace(tmp, name string) error {
+	err := unix.Renameat2(h.fd, tmp, h.fd, name, unix.RENAME_EXCHANGE)
+	switch {
+	case err == nil:
+		_ = unix.Unlinkat(h.fd, tmp, 0)
+		return nil
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EINVAL):
+		// No file to exchange with, or a filesystem that cannot.
+		err = unix.Renameat(h.fd, tmp, h.fd, name)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: h.Path(tmp), New: h.Path(name), Err: err}
 	}
 	return nil
 }

@@ -56,6 +56,16 @@ func Open(dirfd int, name string, flags int, display string) (int, error) {
 	return fd, nil
 }
 
+// OpenFile is Open (relative to the working directory) returning an
+// *os.File that the network poller never sees.
+func OpenFile(name string, flags int) (*os.File, error) {
+	fd, err := Open(unix.AT_FDCWD, name, flags, name)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
 func read(dirfd int, name string, flags int, display string, whole, sized bool) ([]byte, error) {
 	fd, err := Open(dirfd, name, unix.O_RDONLY|flags, display)
 	if err != nil {
@@ -89,4 +99,19 @@ func read(dirfd int, name string, flags int, display string, whole, sized bool) 
 			return buf, nil
 		}
 	}
+}
+
+// WriteAll writes data to fd, retrying on EINTR and after short writes.
+func WriteAll(fd int, data []byte) error {
+	for len(data) > 0 {
+		n, err := unix.Write(fd, data)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
 }
