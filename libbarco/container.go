@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"strings"
 	"time"
 
@@ -135,8 +134,8 @@ func (c *Container) State() state.OCIState { return c.st.OCI(c.Status()) }
 // until it has one).
 func newRecord(id string, cfg *configs.Config, cgroupPath string) *state.State {
 	owner := ""
-	if u, err := user.Current(); err == nil {
-		owner = u.Username
+	if e := lookupPasswd(uint32(os.Getuid())); e != nil {
+		owner = e[0]
 	}
 	return &state.State{
 		OCIVersion:  cfg.OCIVersion,

@@ -1,7 +1,6 @@
 package libbarco
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/barco-oci/barco/libbarco/caps"
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/seccomp"
@@ -201,24 +201,34 @@ func withHome(env []string, uid uint32) []string {
 		}
 	}
 	home := "/"
-	if f, err := os.Open("/etc/passwd"); err == nil {
-		home = homeFromPasswd(bufio.NewScanner(f), uid)
-		f.Close()
+	if e := lookupPasswd(uid); e != nil && e[5] != "" {
+		home = e[5]
 	}
 	return append(env, "HOME="+home)
 }
 
-func homeFromPasswd(sc *bufio.Scanner, uid uint32) string {
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
+// lookupPasswd returns the fields of uid's entry in /etc/passwd, or nil.
+func lookupPasswd(uid uint32) []string {
+	data, err := sysfile.ReadRegular("/etc/passwd")
+	if err != nil {
+		return nil
+	}
+	return passwdEntry(string(data), uid)
+}
+
+// passwdEntry returns the fields (at least six) of the first line of
+// passwd, the content of an /etc/passwd, that names uid; nil if none.
+func passwdEntry(passwd string, uid uint32) []string {
+	for line := range strings.SplitSeq(passwd, "\n") {
+		fields := strings.Split(line, ":")
 		if len(fields) < 6 {
 			continue
 		}
-		if id, err := strconv.ParseUint(fields[2], 10, 32); err == nil && uint32(id) == uid && fields[5] != "" {
-			return fields[5]
+		if id, err := strconv.ParseUint(fields[2], 10, 32); err == nil && uint32(id) == uid {
+			return fields
 		}
 	}
-	return "/"
+	return nil
 }
 
 // lookPath finds the binary as the container's execve would, with the PATH

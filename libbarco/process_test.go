@@ -1,7 +1,6 @@
 package libbarco
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,24 +12,30 @@ import (
 	"github.com/barco-oci/barco/libbarco/seccomp"
 )
 
-func TestHomeFromPasswd(t *testing.T) {
+func TestPasswdEntry(t *testing.T) {
 	passwd := "root:x:0:0:root:/root:/bin/sh\n" +
 		"broken line\n" +
+		"short:x:7:7\n" +
 		"test:x:1000:1000::/home/test:/bin/sh\n" +
-		"nohome:x:1001:1001::::\n"
+		"nohome:x:1001:1001::::\n" +
+		"again:x:1000:1000::/home/again:/bin/sh"
 	cases := []struct {
-		uid  uint32
-		want string
+		uid        uint32
+		name, home string
 	}{
-		{0, "/root"},
-		{1000, "/home/test"},
-		{1001, "/"},
-		{4242, "/"},
+		{0, "root", "/root"},
+		{1000, "test", "/home/test"},
+		{1001, "nohome", ""},
 	}
 	for _, c := range cases {
-		got := homeFromPasswd(bufio.NewScanner(strings.NewReader(passwd)), c.uid)
-		if got != c.want {
-			t.Errorf("uid %d: got %q, want %q", c.uid, got, c.want)
+		e := passwdEntry(passwd, c.uid)
+		if e == nil || e[0] != c.name || e[5] != c.home {
+			t.Errorf("uid %d: entry %q, want name %q and home %q", c.uid, e, c.name, c.home)
+		}
+	}
+	for _, uid := range []uint32{7, 4242} {
+		if e := passwdEntry(passwd, uid); e != nil {
+			t.Errorf("uid %d: entry %q, want none", uid, e)
 		}
 	}
 }
