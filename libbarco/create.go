@@ -12,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/barco-oci/barco/libbarco/caps"
 	"github.com/barco-oci/barco/libbarco/cgroups"
 	"github.com/barco-oci/barco/libbarco/cgroups/systemd"
@@ -194,7 +195,7 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, unit *sy
 	if err := os.Chmod(fifoPath, 0o622); err != nil {
 		return err
 	}
-	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	fifo, err := sysfile.OpenFile(fifoPath, unix.O_PATH)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}

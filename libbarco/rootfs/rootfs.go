@@ -8,10 +8,10 @@ package rootfs
 
 import (
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/sysfile"
 	"github.com/barco-oci/barco/libbarco/configs"
 )
 
@@ -50,7 +50,7 @@ func Prepare(cfg *configs.Config, opts Options) error {
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs %s: %w", cfg.Rootfs, err)
 	}
-	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := sysfile.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
@@ -177,7 +177,7 @@ func FinalizeBeforePivot(cfg *configs.Config) error {
 }
 
 func finalizeAt(cfg *configs.Config, rootPath string) error {
-	root, err := os.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := sysfile.OpenFile(rootPath, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", rootPath, err)
 	}
