@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mailru/easyjson/buffer"
 	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
 	"golang.org/x/sys/unix"
@@ -141,7 +142,9 @@ func (h *Handle) Path(name string) string {
 // never a torn one. There is no fsync: the root normally lives on tmpfs, and
 // the state is meaningless after a reboot anyway.
 func (h *Handle) Save(st *State) error {
-	var w jwriter.Writer
+	// Room for a usual state.json at once (the writer's own buffer starts
+	// at 128 bytes and grows by chunks, copied together at the end).
+	w := jwriter.Writer{Buffer: buffer.Buffer{Buf: make([]byte, 0, 1024)}}
 	st.MarshalEasyJSON(&w)
 	data, err := w.BuildBytes()
 	if err != nil {

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"github.com/mailru/easyjson/buffer"
 	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
 )
@@ -12,7 +13,13 @@ import (
 
 // Encode gives the stored form of cfg: JSON with the Go field names as keys.
 func Encode(cfg *Config) ([]byte, error) {
-	var w jwriter.Writer
+	// One buffer that holds a usual config whole: the writer's own starts
+	// at 128 bytes and grows by chunks, copied together at the end.
+	return encode(cfg, 16<<10)
+}
+
+func encode(cfg *Config, bufSize int) ([]byte, error) {
+	w := jwriter.Writer{Buffer: buffer.Buffer{Buf: make([]byte, 0, bufSize)}}
 	cfg.MarshalEasyJSON(&w)
 	return w.BuildBytes()
 }

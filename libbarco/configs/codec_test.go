@@ -121,6 +121,22 @@ func TestCodecCoversEveryField(t *testing.T) {
 	}
 }
 
+// A config larger than Encode's first buffer is encoded the same.
+func TestEncodeOutgrowsBuffer(t *testing.T) {
+	var cfg Config
+	fill.Fill(&cfg)
+	want, err := encode(&cfg, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{0, 1, 64, len(want) - 1, len(want)} {
+		got, err := encode(&cfg, size)
+		if err != nil || string(got) != string(want) {
+			t.Errorf("with a %d-byte buffer: %v\n%s\nwant\n%s", size, err, got, want)
+		}
+	}
+}
+
 func TestDecodeRejectsBadInput(t *testing.T) {
 	for _, in := range []string{``, `{`, `{"Bundle": 1}`, `{"Mounts": [{"Flags": -1}]}`, `{} x`} {
 		var c Config
