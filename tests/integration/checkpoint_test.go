@@ -321,29 +321,7 @@ func nextNumber(t *testing.T, r *os.File) int {
 }
 
 func TestRestoreWithPipes(t *testing.T) {
-	requireCriu(t)
-	c := newRuntime(t).newContainer("sh", "-c", `i=0; while true; do i=$((i+1)); echo $i; echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`)
-	out := c.outDir()
-	c.save()
-	before := barcoToPipe(t, c, "run", "--detach", "--bundle", c.bundle, c.id)
-	if n := nextNumber(t, before); n < 1 {
-		t.Fatalf("first number %d", n)
-	}
-	images := filepath.Join(t.TempDir(), "images")
-	c.mustBarco("checkpoint", "--image-path", images, c.id)
-	c.waitStatus("stopped")
-	dumped := readCount(t, out)
-	c.mustBarco("delete", c.id)
-
-	after := barcoToPipe(t, c, "restore", "--detach", "--bundle", c.bundle, "--image-path", images, c.id)
-	// The restored shell writes to the pipe restore was given.
-	n := nextNumber(t, after)
-	if n < dumped {
-		t.Fatalf("first number on the new pipe is %d, below the checkpointed %d", n, dumped)
-	}
-	if m := nextNumber(t, after); m != n+1 {
-		t.Errorf("numbers on the new pipe go %d, %d; want consecutive", n, m)
-	}
+	restoreCountsOnNewPipe(t, `i=0; while true; do i=$((i+1)); echo $i; echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`)
 }
 
 // A checkpoint names the init's stdio as it was given, wherever the
@@ -353,12 +331,22 @@ func TestRestoreWithPipes(t *testing.T) {
 // place. Nothing is written to the file: criu restores a file that is not
 // opened for appending only if its size is what it was at the dump.
 func TestRestoreMovedStdio(t *testing.T) {
+	restoreCountsOnNewPipe(t, `exec 10>&1 11>&2 >/out/log 2>&1; i=0; while true; do i=$((i+1)); echo $i >&10; echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`)
+}
+
+// restoreCountsOnNewPipe runs script, a counter that writes each number to
+// the stdout barco was given (a pipe) and to /out/count, checkpoints it
+// and restores it with another pipe, on which the numbers must go on.
+func restoreCountsOnNewPipe(t *testing.T, script string) {
+	t.Helper()
 	requireCriu(t)
-	c := newRuntime(t).newContainer("sh", "-c", `exec 10>&1 11>&2 >/out/log 2>&1; i=0; while true; do i=$((i+1)); echo $i >&10; echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`)
+	c := newRuntime(t).newContainer("sh", "-c", script)
 	out := c.outDir()
 	c.save()
 	before := barcoToPipe(t, c, "run", "--detach", "--bundle", c.bundle, c.id)
-	nextNumber(t, before)
+	if n := nextNumber(t, before); n < 1 {
+		t.Fatalf("first number %d", n)
+	}
 	images := filepath.Join(t.TempDir(), "images")
 	c.mustBarco("checkpoint", "--image-path", images, c.id)
 	c.waitStatus("stopped")
