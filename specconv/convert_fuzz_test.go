@@ -93,7 +93,8 @@ func FuzzLoadAndConvert(f *testing.F) {
 // FuzzDecodeLikeEncodingJSON holds the generated config.json decoder to
 // encoding/json's verdicts and values. The one difference allowed is by
 // design: keys must match exactly, where encoding/json also takes another
-// letter case.
+// letter case. So {"VM": ""} is a config with an unknown key for barco
+// (and crun), and a vm section of the wrong type for encoding/json.
 func FuzzDecodeLikeEncodingJSON(f *testing.F) {
 	example, err := json.Marshal(Example())
 	if err != nil {
@@ -109,10 +110,13 @@ func FuzzDecodeLikeEncodingJSON(f *testing.F) {
 		got, err := decodeSpec(data)
 		var want specs.Spec
 		wantErr := json.Unmarshal(data, &want)
+		if hasCaseVariantKey(data) {
+			return
+		}
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("decodeSpec error %v, encoding/json error %v", err, wantErr)
 		}
-		if err != nil || reflect.DeepEqual(got, &want) || hasCaseVariantKey(data) {
+		if err != nil || reflect.DeepEqual(got, &want) {
 			return
 		}
 		t.Fatalf("decodeSpec gives\n%+v\nencoding/json gives\n%+v", got, &want)
