@@ -177,13 +177,9 @@ func initContainer(pipe *syncPipe) error {
 	}
 	// From here on a failure of create is no longer possible: the parent
 	// records the container and exits, and the init waits for `start`.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear parent death signal: %w", err)
-	}
-	if err := pipe.send(syncMsg{Type: msgReady}); err != nil {
+	if err := reportReady(pipe); err != nil {
 		return err
 	}
-	pipe.f.Close()
 	if err := waitForStart(procFD, b.FifoFD); err != nil {
 		// Nobody listens on the sync pipe any more; stderr is all we have.
 		fmt.Fprintf(os.Stderr, "barco init: %v\n", err)
@@ -262,13 +258,9 @@ func idleWithoutProcess(pipe *syncPipe) error {
 	if err := closeExtraFDs(3); err != nil {
 		return err
 	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear parent death signal: %w", err)
-	}
-	if err := pipe.send(syncMsg{Type: msgReady}); err != nil {
+	if err := reportReady(pipe); err != nil {
 		return err
 	}
-	pipe.f.Close()
 	for {
 		unix.Pause()
 	}
@@ -304,13 +296,9 @@ func initExec(pipe *syncPipe, b *bootstrap) error {
 	if err := sendNotifyFD(b, p); err != nil {
 		return err
 	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("clear parent death signal: %w", err)
-	}
-	if err := pipe.send(syncMsg{Type: msgReady}); err != nil {
+	if err := reportReady(pipe); err != nil {
 		return err
 	}
-	pipe.f.Close()
 	err = p.exec()
 	fmt.Fprintf(os.Stderr, "barco exec: %v\n", err)
 	os.Exit(127)
@@ -392,5 +380,19 @@ func closeExtraFDs(first int) error {
 			unix.CloseOnExec(fd)
 		}
 	}
+	return nil
+}
+
+// reportReady tells the parent that the process is ready and lets go of
+// it: the parent death signal is cleared first (the parent exits once it
+// has recorded the container), then the sync pipe is closed.
+func reportReady(pipe *syncPipe) error {
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("clear parent death signal: %w", err)
+	}
+	if err := pipe.send(syncMsg{Type: msgReady}); err != nil {
+		return err
+	}
+	pipe.f.Close()
 	return nil
 }
