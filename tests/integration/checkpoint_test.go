@@ -278,23 +278,29 @@ func barcoToPipe(t *testing.T, c *container, args ...string) *os.File {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
+	barcoWithStdout(t, c, w, args...)
+	w.Close()
+	return r
+}
+
+// barcoWithStdout runs barco with stdout as its stdout and fails the test
+// if it fails.
+func barcoWithStdout(t *testing.T, c *container, stdout *os.File, args ...string) {
+	t.Helper()
 	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stderr.Close()
 	cmd := exec.Command(env.binary, append([]string{"--root", c.root}, args...)...)
-	cmd.Stdout, cmd.Stderr = w, stderr
+	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := env.reaper.Start(cmd); err != nil {
 		t.Fatal(err)
 	}
-	err = env.reaper.Wait(cmd)
-	w.Close()
-	if err != nil {
+	if err := env.reaper.Wait(cmd); err != nil {
 		msg, _ := os.ReadFile(stderr.Name())
 		t.Fatalf("barco %s: %v\n%s", strings.Join(args, " "), err, msg)
 	}
-	return r
 }
 
 // nextNumber reads lines from r until one parses as a number.
@@ -360,5 +366,46 @@ func restoreCountsOnNewPipe(t *testing.T, script string) {
 	}
 	if m := nextNumber(t, after); m != n+1 {
 		t.Errorf("numbers on the new pipe go %d, %d; want consecutive", n, m)
+	}
+}
+
+// A container whose stdout is a file opened for appending (a shell's >>)
+// can be restored into another such file, whatever its size: criu checks
+// the size of the other files only (see README).
+func TestRestoreIntoAppendedFile(t *testing.T) {
+	requireCriu(t)
+	c := newRuntime(t).newContainer("sh", "-c", `i=0; while true; do i=$((i+1)); echo $i; echo $i > /out/count.new; mv /out/count.new /out/count; sleep 0.1; done`)
+	out := c.outDir()
+	c.save()
+	appended := func(name string) *os.File {
+		f, err := os.OpenFile(filepath.Join(t.TempDir(), name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	before := appended("before")
+	barcoWithStdout(t, c, before, "run", "--detach", "--bundle", c.bundle, c.id)
+	waitCount(t, out, 3)
+	images := filepath.Join(t.TempDir(), "images")
+	c.mustBarco("checkpoint", "--image-path", images, c.id)
+	c.waitStatus("stopped")
+	dumped := readCount(t, out)
+	c.mustBarco("delete", c.id)
+
+	after := appended("after")
+	barcoWithStdout(t, c, after, "restore", "--detach", "--bundle", c.bundle, "--image-path", images, c.id)
+	waitCount(t, out, dumped+2)
+	data, err := os.ReadFile(after.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(data))
+	if len(lines) == 0 {
+		t.Fatal("the restored counter wrote nothing to the new file")
+	}
+	if n, err := strconv.Atoi(lines[0]); err != nil || n <= dumped {
+		t.Errorf("the new file begins with %q, want a number above the checkpointed %d", lines[0], dumped)
 	}
 }
