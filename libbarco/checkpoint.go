@@ -345,12 +345,13 @@ func stdioEntry(fd, dirfd int, path string) (state.StdioFile, error) {
 	switch stx.Mode & unix.S_IFMT {
 	case unix.S_IFIFO:
 		var fs unix.Statfs_t
+		var err error
 		if path == "" {
-			err := unix.Fstatfs(dirfd, &fs)
-			if err != nil {
-				return state.StdioFile{}, &os.PathError{Op: "fstatfs", Path: path, Err: err}
-			}
-		} else if err := unix.Statfs(path, &fs); err != nil {
+			err = unix.Fstatfs(dirfd, &fs)
+		} else {
+			err = unix.Statfs(path, &fs)
+		}
+		if err != nil {
 			return state.StdioFile{}, &os.PathError{Op: "statfs", Path: path, Err: err}
 		}
 		if fs.Type == unix.PIPEFS_MAGIC {

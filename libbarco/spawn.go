@@ -442,17 +442,16 @@ func openNamespaces(pid int, cfg *configs.Config) ([]nsFile, error) {
 }
 
 // openNamespace opens the namespace file at path and checks that it is a
-// namespace of type t. (sysfile.Open and os.NewFile: os.OpenFile would
-// offer the file to Go's network poller, four system calls for nothing.)
+// namespace of type t. (sysfile.OpenFile: os.OpenFile would offer the
+// file to Go's network poller, four system calls for nothing.)
 func openNamespace(path string, t configs.NamespaceType) (*os.File, error) {
-	fd, err := sysfile.Open(unix.AT_FDCWD, path, unix.O_RDONLY, path)
+	f, err := sysfile.OpenFile(path, unix.O_RDONLY)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("namespace %s: %w", path, ErrNotRunning)
 		}
 		return nil, fmt.Errorf("open namespace: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), path)
 	const nsGetNSType = 0xb703 // NS_GET_NSTYPE, _IO(0xb7, 0x3)
 	kind, err := unix.IoctlRetInt(int(f.Fd()), nsGetNSType)
 	if err != nil {

@@ -200,15 +200,16 @@ func (h *Handle) WriteFile(name string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return &os.PathError{Op: "create", Path: h.Path(tmp), Err: err}
 	}
+	op := "write"
 	err = sysfile.WriteAll(fd, data)
 	if err == nil {
-		err = unix.Fchmod(fd, uint32(perm.Perm()))
+		op, err = "chmod", unix.Fchmod(fd, uint32(perm.Perm()))
 	}
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		op, err = "close", cerr
 	}
 	if err != nil {
-		err = &os.PathError{Op: "write", Path: h.Path(tmp), Err: err}
+		err = &os.PathError{Op: op, Path: h.Path(tmp), Err: err}
 	} else {
 		err = h.replace(tmp, name)
 	}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/tests/internal/runcmd"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // echoTrapScript prints a line for each signal it gets (SIGTERM ends it with
