@@ -33,10 +33,13 @@ endif
 # barco processes never collect garbage (GOGC=off, cmd/barco/startup.go),
 # and the default Green Tea collector writes mark bits at the end of every
 # new small-object span: a page fault per span, for nothing. The classic
-# collector keeps its mark bits elsewhere.
+# collector keeps its mark bits elsewhere. The --wrap flags put C code of
+# cmd/barco/startup.go around main, pthread_create and mmap: one P and no
+# collector from the start, a slack timer for sysmon, huge pages for the
+# heap.
 build: export GOEXPERIMENT := nogreenteagc
 build:
-	$(GO) build -trimpath -tags urfave_cli_no_docs,osusergo,netgo -ldflags "-s -w -linkmode external -extldflags '-static -Wl,--wrap=main -Wl,--wrap=pthread_create -Wl,-u,pthread_create' $(LDFLAGS)" -o $(BINARY) ./cmd/barco
+	$(GO) build -trimpath -tags urfave_cli_no_docs,osusergo,netgo -ldflags "-s -w -linkmode external -extldflags '-static -Wl,--wrap=main -Wl,--wrap=pthread_create -Wl,-u,pthread_create -Wl,--wrap=mmap -Wl,-u,mmap' $(LDFLAGS)" -o $(BINARY) ./cmd/barco
 
 $(MUSL_DIR)/.ready:
 	rm -rf $(MUSL_DIR) && mkdir -p $(MUSL_DIR)/include $(MUSL_DIR)/lib

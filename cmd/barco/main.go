@@ -49,7 +49,6 @@ func main() {
 		libbarco.HoldUserns()
 		return
 	}
-	populateHeap()
 	if libbarco.IsInit() {
 		libbarco.Init()
 		return
