@@ -44,8 +44,9 @@ package main
 // binary for __real_pthread_create, a weak reference so that builds
 // without the wrap link too.)
 //
-// Pages mapped ahead: __wrap_main maps the binary's code and read-only
-// data (populate_code) with one madvise instead of a trap per page.
+// Pages mapped ahead: __wrap_main maps the binary's code, read-only data,
+// data and bss (populate_image) with one madvise per segment instead of a
+// trap per page.
 //
 // Huge pages for the heap. On a virtual machine that shadows the guest's
 // page tables, the first touch of every 4 KiB page costs twice: the
@@ -156,37 +157,59 @@ static int has_var(char **envp, const char *prefix) {
 	return 0;
 }
 
-// The Go runtime finds the environment after argv's terminating NULL and
-// the auxiliary vector after the environment's, so the new block keeps
-// that layout: argv, NULL, envp (plus what is added), NULL, auxv.
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
 #endif
 
-// populate_code maps the executable's read-only segments (code and
-// read-only data) in one madvise each. A barco command touches nearly every
-// 64 KiB stretch of both, and each first touch was a page fault: ninety-odd
-// per `run`, each a trap into the kernel that costs more here than the
-// mapping itself. The pages are the page cache's, shared by every process:
-// this adds to RSS, not to memory. A kernel without MADV_POPULATE_READ
-// (before 5.14) refuses the advice and the faults happen as before. The
-// execstub never gets here: its constructor execs before main.
-static int populate_code(struct dl_phdr_info *info, size_t size, void *data) {
+#define PAGE_DOWN(a) ((uintptr_t)(a) & ~(uintptr_t)4095)
+#define PAGE_UP(a) PAGE_DOWN((uintptr_t)(a) + 4095)
+
+// populate_image maps the executable's segments in one madvise each. A
+// barco command touches nearly every 64 KiB stretch of its code and
+// read-only data, and each first touch was a page fault: ninety-odd per
+// `run`, each a trap into the kernel that costs more here than the mapping
+// itself. Those pages are the page cache's, shared by every process: this
+// adds to RSS, not to memory. The data and bss are mapped for writing (a
+// copy of each data page, a zeroed page for the bss): a command writes to
+// some forty of their ninety-odd pages, and each of those faults costs
+// more than mapping all of them. What the C library made read-only after
+// relocation (PT_GNU_RELRO) is left out. A kernel without
+// MADV_POPULATE_READ and MADV_POPULATE_WRITE (before 5.14) refuses the
+// advice and the faults happen as before. The execstub never gets here:
+// its constructor execs before main.
+static int populate_image(struct dl_phdr_info *info, size_t size, void *data) {
 	(void)size;
 	(void)data;
+	uintptr_t relro_end = 0;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W))
+		if (ph->p_type == PT_GNU_RELRO)
+			relro_end = PAGE_UP(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+	}
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
 			continue;
-		uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)4095;
-		uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_memsz + 4095) & ~(uintptr_t)4095;
-		madvise((void *)start, end - start, MADV_POPULATE_READ);
+		uintptr_t start = PAGE_DOWN(info->dlpi_addr + ph->p_vaddr);
+		uintptr_t end = PAGE_UP(info->dlpi_addr + ph->p_vaddr + ph->p_memsz);
+		int advice = MADV_POPULATE_READ;
+		if (ph->p_flags & PF_W) {
+			advice = MADV_POPULATE_WRITE;
+			if (start < relro_end)
+				start = relro_end;
+		}
+		if (start < end)
+			madvise((void *)start, end - start, advice);
 	}
 	return 1; // the executable comes first; the rest (the vDSO) stays as it is
 }
 
+// The Go runtime finds the environment after argv's terminating NULL and
+// the auxiliary vector after the environment's, so the new block keeps
+// that layout: argv, NULL, envp (plus what is added), NULL, auxv.
 int __wrap_main(int argc, char **argv, char **envp) {
-	dl_iterate_phdr(populate_code, NULL);
+	dl_iterate_phdr(populate_image, NULL);
 	int preset = 0;
 	if (!has_var(envp, "GOMAXPROCS="))
 		preset |= PRESET_GOMAXPROCS;
