@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,14 +60,7 @@ func readSmaps(t *testing.T, pid int) []vma {
 	return out
 }
 
-func (v vma) has(flag string) bool {
-	for _, f := range v.flags {
-		if f == flag {
-			return true
-		}
-	}
-	return false
-}
+func (v vma) has(flag string) bool { return slices.Contains(v.flags, flag) }
 
 // goHeap returns the mappings shaped like the Go runtime's heap:
 // anonymous, read-write, aligned multiples of 4 MiB. (Some of the
