@@ -39,11 +39,9 @@ func Init() {
 	}
 	unix.CloseOnExec(fd)
 	pipe := newSyncPipe(os.NewFile(uintptr(fd), "sync"))
-	if err := initContainer(pipe); err != nil {
-		_ = pipe.send(syncMsg{Type: msgError, Error: err.Error()})
-		os.Exit(1)
-	}
-	// unreachable: initContainer execs
+	// initContainer returns only on failure: on success it execs.
+	err = initContainer(pipe)
+	_ = pipe.send(syncMsg{Type: msgError, Error: err.Error()})
 	os.Exit(1)
 }
 

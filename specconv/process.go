@@ -120,7 +120,7 @@ func checkEnv(kv string) error {
 // capability library knows, whether or not the running kernel has it: the
 // kernel check belongs to the process that applies the sets.
 func capabilityNames() map[string]string {
-	known := capability.List()
+	known := capability.ListKnown()
 	names := make(map[string]string, len(known))
 	for _, c := range known {
 		names["CAP_"+strings.ToUpper(c.String())] = c.String()

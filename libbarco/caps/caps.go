@@ -18,7 +18,7 @@ import (
 // this build knows, in kernel order.
 func Known() []string {
 	var names []string
-	for _, c := range capability.List() {
+	for _, c := range capability.ListKnown() {
 		names = append(names, c.String())
 	}
 	return names
@@ -39,7 +39,7 @@ func Resolve(c *configs.Capabilities, log *slog.Logger) (*Sets, error) {
 		return nil, fmt.Errorf("read last capability: %w", err)
 	}
 	byName := map[string]capability.Cap{}
-	for _, cp := range capability.List() {
+	for _, cp := range capability.ListKnown() {
 		byName[cp.String()] = cp
 	}
 	conv := func(set string, names []string) ([]capability.Cap, error) {
@@ -141,7 +141,7 @@ func Ungrantable(c *configs.Capabilities) []string {
 				continue
 			}
 			seen[name] = true
-			for _, cp := range capability.List() {
+			for _, cp := range capability.ListKnown() {
 				if cp.String() != name {
 					continue
 				}
