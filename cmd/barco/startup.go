@@ -51,9 +51,9 @@ package main
 // Huge pages for the heap. On a virtual machine that shadows the guest's
 // page tables, the first touch of every 4 KiB page costs twice: the
 // guest's page fault, and the host's fault that fills its shadow entry
-// (here about 14 µs in all, 7 of them the host's even when the page was
-// mapped ahead). A barco command touches a megabyte or so of Go heap, some
-// 250 pages, most of them before main. One 2 MiB transparent huge page
+// (here about 14 µs in all; a page mapped ahead still costs 7 on its first
+// touch). A barco command touches a megabyte or so of Go heap, up to 250
+// pages, most of them before main. One 2 MiB transparent huge page
 // costs one fault and the zeroing of 2 MiB (about 150 µs here), and the
 // host maps it whole. The runtime commits its heap with mmap (through the
 // C library's mmap, as every cgo program does): MAP_FIXED, read-write,
