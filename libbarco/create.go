@@ -133,7 +133,7 @@ func (rt *Runtime) Create(id string, cfg *configs.Config, opts CreateOpts) (_ *C
 	c.st.Pid = c.init.pid
 	c.st.PidStartTime = start
 	if !cfg.Process.Terminal {
-		c.st.Stdio = recordStdio([3]*os.File{orStd(opts.Stdin, os.Stdin), orStd(opts.Stdout, os.Stdout), orStd(opts.Stderr, os.Stderr)})
+		c.st.Stdio = recordStdio(ownStdioFor([3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}))
 	}
 	if err := h.Save(c.st); err != nil {
 		return nil, err

@@ -141,7 +141,7 @@ func (rt *Runtime) Restore(id string, cfg *configs.Config, opts RestoreOpts) (_ 
 
 	rt.Log.Debug("restore", "id", id, "criu", bin, "args", ro.Args())
 	cmd := exec.Command(bin, ro.Args()...)
-	stdio := [3]*os.File{orStd(opts.Stdin, os.Stdin), orStd(opts.Stdout, os.Stdout), orStd(opts.Stderr, os.Stderr)}
+	stdio := ownStdioFor([3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr})
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	cmd.ExtraFiles = extra
 	// criu starts in the container's cgroup, so the restored tree is there

@@ -245,7 +245,7 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rt.Rootless}
 	}
 	files := make([]uintptr, 0, 3+len(extra))
-	for _, f := range []*os.File{orStd(req.stdio[0], os.Stdin), orStd(req.stdio[1], os.Stdout), orStd(req.stdio[2], os.Stderr)} {
+	for _, f := range ownStdioFor(req.stdio) {
 		files = append(files, f.Fd())
 	}
 	for _, f := range extra {
@@ -377,11 +377,16 @@ func (s *spawned) kill() {
 	}
 }
 
-func orStd(f, def *os.File) *os.File {
-	if f != nil {
-		return f
+// ownStdioFor fills the nil entries of stdio with barco's own stdin,
+// stdout and stderr.
+func ownStdioFor(stdio [3]*os.File) [3]*os.File {
+	own := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i, f := range stdio {
+		if f == nil {
+			stdio[i] = own[i]
+		}
 	}
-	return def
+	return stdio
 }
 
 func idMaps(m []configs.IDMap) []syscall.SysProcIDMap {

@@ -46,9 +46,10 @@ func ReadRegular(path string) ([]byte, error) {
 // fd: an os.File would offer it to the network poller. Errors are
 // *os.PathError naming display.
 func Open(dirfd int, name string, flags int, display string) (int, error) {
-	fd, err := unix.Openat(dirfd, name, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	flags |= unix.O_CLOEXEC | unix.O_NOCTTY
+	fd, err := unix.Openat(dirfd, name, flags, 0)
 	for err == unix.EINTR {
-		fd, err = unix.Openat(dirfd, name, flags|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+		fd, err = unix.Openat(dirfd, name, flags, 0)
 	}
 	if err != nil {
 		return -1, &os.PathError{Op: "open", Path: display, Err: err}

@@ -181,12 +181,24 @@ type ociState struct {
 // state runs `barco state` and parses it, failing the test on error.
 func (c *container) state() ociState {
 	c.t.Helper()
-	res := c.mustBarco("state", c.id)
-	var s ociState
-	if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
-		c.t.Fatalf("state output is not JSON: %v\n%s", err, res)
+	s, err := c.tryState()
+	if err != nil {
+		c.t.Fatal(err)
 	}
 	return s
+}
+
+// tryState runs `barco state` and parses it.
+func (c *container) tryState() (ociState, error) {
+	var s ociState
+	res := c.barco("state", c.id)
+	if res.Code != 0 {
+		return s, fmt.Errorf("expected success\n%s", res)
+	}
+	if err := json.Unmarshal([]byte(res.Stdout), &s); err != nil {
+		return s, fmt.Errorf("state output is not JSON: %v\n%s", err, res)
+	}
+	return s, nil
 }
 
 // waitStatus polls `barco state` until the container has the given status.

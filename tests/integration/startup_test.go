@@ -98,11 +98,12 @@ func TestHeapHugePages(t *testing.T) {
 			cmd.Stderr = &stderr
 			wait := startForeground(t, cmd)
 			if err := eventually(10*time.Second, func() error {
-				res := c.barco("state", c.id)
-				if !strings.Contains(res.Stdout, `"status": "running"`) {
-					return fmt.Errorf("not running yet:\n%s", res)
+				// Not there at all until run has created it.
+				s, err := c.tryState()
+				if err == nil && s.Status != "running" {
+					err = fmt.Errorf("status %q", s.Status)
 				}
-				return nil
+				return err
 			}); err != nil {
 				t.Fatalf("barco run: %v\n%s", err, stderr.String())
 			}
