@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -45,61 +46,72 @@ func execCommand(g *globals) *cli.Command {
 			&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 		},
 		Action: func(ctx *cli.Context) error {
-			if err := checkArgs(ctx, 1, -1); err != nil {
-				return err
+			err := execAction(g, ctx)
+			var ee *exitError
+			if err != nil && !errors.As(err, &ee) {
+				return &codedError{err: err, code: 255}
 			}
-			c, err := g.loadContainer(ctx)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			proc, err := execProcess(ctx, c)
-			if err != nil {
-				return err
-			}
-			detach := ctx.Bool("detach")
-			if !detach {
-				// Our process may be forked into the container's pid
-				// namespace by a short-lived intermediate: we must inherit it.
-				_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-			}
-			opts := libbarco.ExecOpts{
-				ConsoleSocket: ctx.String("console-socket"),
-				KeepConsole:   !detach && proc.Terminal && ctx.String("console-socket") == "",
-				PreserveFDs:   ctx.Int("preserve-fds"),
-				IgnorePaused:  ctx.Bool("ignore-paused"),
-			}
-			if cg := ctx.StringSlice("cgroup"); len(cg) > 0 {
-				opts.SubCgroup = cg[len(cg)-1]
-			}
-			if f := ctx.String("pid-file"); f != "" {
-				if opts.PidFile, err = filepath.Abs(f); err != nil {
-					return err
-				}
-			}
-			p, err := c.Exec(proc, opts)
-			if err != nil {
-				return err
-			}
-			if s := ctx.String("pidfd-socket"); s != "" {
-				if err := sendPidfd(s, p.Pid); err != nil {
-					_ = p.Signal(unix.SIGKILL)
-					return err
-				}
-			}
-			if detach {
-				return nil
-			}
-			code, err := waitForeground(p)
-			if err != nil {
-				return err
-			}
-			if code != 0 {
-				return &exitError{code: code}
-			}
-			return nil
+			return err
 		},
 	}
+}
+
+// execAction starts the process and, unless detached, waits for it; its
+// exit status comes back as an *exitError.
+func execAction(g *globals, ctx *cli.Context) error {
+	if err := checkArgs(ctx, 1, -1); err != nil {
+		return err
+	}
+	c, err := g.loadContainer(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	proc, err := execProcess(ctx, c)
+	if err != nil {
+		return err
+	}
+	detach := ctx.Bool("detach")
+	if !detach {
+		// Our process may be forked into the container's pid
+		// namespace by a short-lived intermediate: we must inherit it.
+		_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	}
+	opts := libbarco.ExecOpts{
+		ConsoleSocket: ctx.String("console-socket"),
+		KeepConsole:   !detach && proc.Terminal && ctx.String("console-socket") == "",
+		PreserveFDs:   ctx.Int("preserve-fds"),
+		IgnorePaused:  ctx.Bool("ignore-paused"),
+	}
+	if cg := ctx.StringSlice("cgroup"); len(cg) > 0 {
+		opts.SubCgroup = cg[len(cg)-1]
+	}
+	if f := ctx.String("pid-file"); f != "" {
+		if opts.PidFile, err = filepath.Abs(f); err != nil {
+			return err
+		}
+	}
+	p, err := c.Exec(proc, opts)
+	if err != nil {
+		return err
+	}
+	if s := ctx.String("pidfd-socket"); s != "" {
+		if err := sendPidfd(s, p.Pid); err != nil {
+			_ = p.Signal(unix.SIGKILL)
+			return err
+		}
+	}
+	if detach {
+		return nil
+	}
+	code, err := waitForeground(p)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
 }
 
 // execProcess builds the process to exec: from --process, or from the

@@ -40,10 +40,12 @@ func killCommand(g *globals) *cli.Command {
 	}
 }
 
-// parseSignal accepts a number, a name, or a name without "SIG".
+// parseSignal accepts a number, a name, or a name without "SIG". 0 is
+// kill(2)'s null signal, as in runc: it sends nothing and succeeds only
+// while the container runs.
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("invalid signal %q", s)
 		}
 		return unix.Signal(n), nil

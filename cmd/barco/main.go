@@ -62,6 +62,17 @@ type exitError struct{ code int }
 
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// codedError is a failure of barco that exits with a code of its own
+// instead of 1: exec's failures exit 255, as runc's do, so that a caller
+// can tell them from the exec'd process's own exit status.
+type codedError struct {
+	err  error
+	code int
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
+
 func run(args []string) int {
 	g := &globals{}
 	app := newApp(g, args)
@@ -74,6 +85,10 @@ func run(args []string) int {
 		return ee.code
 	}
 	g.reportError(err)
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	return 1
 }
 

@@ -43,11 +43,22 @@ func TestExecCommandAndExitCode(t *testing.T) {
 	if res := c.barco("exec", c.id, "sh", "-c", "kill -9 $$"); res.Code != 137 {
 		t.Errorf("exit code %d, want 137\n%s", res.Code, res)
 	}
+	// exec's own failures exit 255, as runc's do: a caller tells them
+	// from the process's exit status.
 	res = c.barco("exec", c.id, "/nonexistent")
-	if res.Code == 0 {
-		t.Fatalf("exec of a missing binary succeeded\n%s", res)
+	if res.Code != 255 {
+		t.Errorf("exec of a missing binary: exit code %d, want 255\n%s", res.Code, res)
 	}
 	assertContains(t, "stderr", res.Stderr, "no such file or directory")
+	for _, args := range [][]string{
+		{"exec", c.id + "-none", "true"},
+		{"exec", "--detach", c.id, "/nonexistent"},
+		{"exec", "--cwd", "relative", c.id, "true"},
+	} {
+		if res := c.barco(args...); res.Code != 255 {
+			t.Errorf("barco %q: exit code %d, want 255\n%s", args, res.Code, res)
+		}
+	}
 }
 
 func TestExecSettings(t *testing.T) {

@@ -103,6 +103,31 @@ func TestKillSignals(t *testing.T) {
 	}
 }
 
+// Signal 0 sends nothing: it succeeds while the container runs, leaves it
+// running, and fails once the container has stopped.
+func TestKillNullSignal(t *testing.T) {
+	c := newRuntime(t).newContainer("sh", "-c", "echo ready > /out/ready; exec sleep 1000")
+	out := c.outDir()
+	if res := c.run("--detach"); res.Code != 0 {
+		t.Fatalf("run --detach failed\n%s", res)
+	}
+	waitFile(t, filepath.Join(out, "ready"))
+	c.mustBarco("kill", c.id, "0")
+	c.mustBarco("kill", "--all", c.id, "0")
+	if st := c.state(); st.Status != "running" {
+		t.Fatalf("status %q after signal 0, want running", st.Status)
+	}
+	c.mustBarco("kill", c.id, "KILL")
+	c.waitStatus("stopped")
+	res := c.barco("kill", c.id, "0")
+	if res.Code == 0 {
+		t.Fatalf("signal 0 to a stopped container succeeded\n%s", res)
+	}
+	assertContains(t, "stderr", res.Stderr, "not running")
+	c.mustBarco("delete", c.id)
+	c.assertNothingLeft()
+}
+
 func TestKillAll(t *testing.T) {
 	c := newRuntime(t).newContainer("sh", "-c", "sleep 1000 & sleep 1000 & echo ready > /out/ready; wait")
 	out := c.outDir()
