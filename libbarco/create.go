@@ -229,7 +229,7 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, unit *sy
 		// container whose create fails before or after is removed whole.
 		meanwhile: func() error { return c.saveConfig(cfg) },
 	}
-	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 || unit != nil {
+	if len(cfg.Hooks.Prestart)+len(cfg.Hooks.CreateRuntime) > 0 || unit != nil || len(cfg.NetDevices) > 0 {
 		req.runtimeHooks = func(pid int) error {
 			if unit != nil {
 				// systemd moves the init into the new scope; the init
@@ -241,6 +241,11 @@ func (c *Container) spawnInit(cfg *configs.Config, cg *cgroups.Manager, unit *sy
 				if err := c.h.Save(c.st); err != nil {
 					return err
 				}
+			}
+			// The devices are there for the hooks, as the namespace
+			// is: a hook may configure them.
+			if err := moveNetDevices(pid, cfg.NetDevices); err != nil {
+				return err
 			}
 			st := c.specState(specs.StateCreated)
 			st.Pid = pid

@@ -34,8 +34,10 @@ type spawnRequest struct {
 	fifo          *os.File // the exec fifo; nil for exec
 	consoleSocket string   // send the pty master there...
 	keepConsole   bool     // ...or receive it here
-	// runtimeHooks runs the prestart and createRuntime hooks when the init
-	// asks for them; pid is the container process's host pid.
+	// runtimeHooks does the runtime's part of the set-up once the init's
+	// namespaces exist, when the init asks for it: systemd's scope, the
+	// network devices, the prestart and createRuntime hooks. pid is the
+	// container process's host pid.
 	runtimeHooks func(pid int) error
 	// meanwhile, if set, runs once the child is started, while it execs
 	// and gets ready on the other CPU (its error stops the spawn).

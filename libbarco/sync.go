@@ -62,7 +62,7 @@ type bootstrap struct {
 	// UnshareCgroupNS: make the cgroup namespace after the runtime hooks
 	// point, once the parent has moved the init into its cgroup (systemd).
 	UnshareCgroupNS bool `json:"unshare_cgroupns,omitempty"`
-	// RuntimeHooks: stop for the parent's prestart/createRuntime hooks.
+	// RuntimeHooks: stop for the runtime's part of the set-up (spawnRequest.runtimeHooks).
 	RuntimeHooks bool `json:"runtime_hooks,omitempty"`
 	// ExecStubFD, when >= 0, is barco's own binary: once the container is
 	// set up, the init asks for the plan (msgExecStub) and execs it as the

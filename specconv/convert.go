@@ -70,6 +70,7 @@ func Convert(spec *specs.Spec, opts Options) (*configs.Config, error) {
 		convertNamespaces,
 		convertIDMappings,
 		convertTimeOffsets,
+		convertNetDevices,
 		checkUTS,
 		convertPropagation,
 		convertProcess,
@@ -117,8 +118,6 @@ func checkUnsupported(spec *specs.Spec) error {
 	switch {
 	case spec.Linux.IntelRdt != nil:
 		return fieldErr("linux.intelRdt", "%w", ErrUnsupported)
-	case len(spec.Linux.NetDevices) > 0:
-		return fieldErr("linux.netDevices", "%w", ErrUnsupported)
 	case spec.Process != nil && spec.Process.ExecCPUAffinity != nil:
 		return fieldErr("process.execCPUAffinity", "%w", ErrUnsupported)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -139,6 +140,28 @@ func TestConvertRejects(t *testing.T) {
 			addNamespace(s, specs.TimeNamespace, "")
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"realtime": {Secs: 10}}
 		}, `linux.timeOffsets: unknown clock "realtime"`},
+		{"net devices without netns", func(s *specs.Spec) {
+			dropNamespace(s, specs.NetworkNamespace)
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}}
+		}, `linux.netDevices: requires a network namespace`},
+		{"net device host name too long", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"abcdefghijklmnop": {}}
+		}, `linux.netDevices[abcdefghijklmnop]: device name "abcdefghijklmnop" is longer than 15 bytes`},
+		{"net device host name template", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth%d": {}}
+		}, `linux.netDevices[eth%d]: device name "eth%d": only a container name may hold`},
+		{"net device name with slash", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: "a/b"}}
+		}, `linux.netDevices[eth1].name: device name "a/b" contains '/', ':' or white space`},
+		{"net device name dot", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: ".."}}
+		}, `linux.netDevices[eth1].name: device name ".." is not allowed`},
+		{"net device name two templates", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: "e%d%d"}}
+		}, `linux.netDevices[eth1].name: device name "e%d%d"`},
+		{"net devices with one name", func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {Name: "eth2"}, "eth2": {}}
+		}, `linux.netDevices[eth2]: "eth2" is also the name of linux.netDevices[eth1] in the container`},
 		{"rootfs propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rwhatever" }, `linux.rootfsPropagation: unknown propagation "rwhatever"`},
 
 		// mounts
@@ -206,9 +229,6 @@ func TestConvertRejects(t *testing.T) {
 
 		// settings barco cannot apply
 		{"intel rdt", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"} }, "linux.intelRdt: not supported"},
-		{"net devices", func(s *specs.Spec) {
-			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}}
-		}, "linux.netDevices: not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -372,6 +392,7 @@ func TestConvertValues(t *testing.T) {
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
 	s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 5}}
+	s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"veth9": {}, "eth1": {Name: "net%d"}, "eth0": {Name: "net%d"}}
 	s.Linux.Devices = []specs.LinuxDevice{
 		{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229},
 		{Path: "/dev/loop0", Type: "b", Major: 7, Minor: 0, FileMode: ptr(fs.FileMode(0o20660)), UID: ptr(uint32(5)), GID: ptr(uint32(6))},
@@ -412,6 +433,11 @@ func TestConvertValues(t *testing.T) {
 	}
 	if c.TimeOffsets["boottime"].Secs != 5 {
 		t.Errorf("time offsets %v", c.TimeOffsets)
+	}
+	// Sorted by host name; two may share a template.
+	wantNet := []configs.NetDevice{{HostName: "eth0", Name: "net%d"}, {HostName: "eth1", Name: "net%d"}, {HostName: "veth9"}}
+	if !slices.Equal(c.NetDevices, wantNet) {
+		t.Errorf("net devices %v, want %v", c.NetDevices, wantNet)
 	}
 	wantDev := []configs.Device{
 		{Path: "/dev/fuse", Type: 'c', Major: 10, Minor: 229, FileMode: 0o666},

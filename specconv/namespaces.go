@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/configs"
+	"github.com/barco-oci/barco/libbarco/netdev"
 )
 
 func convertNamespaces(spec *specs.Spec, c *configs.Config) error {
@@ -157,5 +158,40 @@ func convertPropagation(spec *specs.Spec, c *configs.Config) error {
 		return fieldErr("linux.rootfsPropagation", "unknown propagation %q", mode)
 	}
 	c.RootPropagation = flags
+	return nil
+}
+
+// convertNetDevices checks the devices to move into the container's
+// network namespace, which the container must have (new or joined), and
+// their names, as the kernel would check them. Two devices may not ask for
+// the same name in the container, unless a "%d" template lets the kernel
+// number them.
+func convertNetDevices(spec *specs.Spec, c *configs.Config) error {
+	devs := spec.Linux.NetDevices
+	if len(devs) == 0 {
+		return nil
+	}
+	if _, ok := c.Namespace(configs.NEWNET); !ok {
+		return fieldErr("linux.netDevices", "requires a network namespace (linux.namespaces has no \"network\")")
+	}
+	taken := map[string]string{}
+	for _, host := range slices.Sorted(maps.Keys(devs)) {
+		p := "linux.netDevices[" + host + "]"
+		if err := netdev.CheckName(host, false); err != nil {
+			return fieldErr(p, "%v", err)
+		}
+		name := devs[host].Name
+		target := name
+		if target == "" {
+			target = host
+		} else if err := netdev.CheckName(name, true); err != nil {
+			return fieldErr(p+".name", "%v", err)
+		}
+		if other, dup := taken[target]; dup && !netdev.IsTemplate(target) {
+			return fieldErr(p, "%q is also the name of linux.netDevices[%s] in the container", target, other)
+		}
+		taken[target] = host
+		c.NetDevices = append(c.NetDevices, configs.NetDevice{HostName: host, Name: name})
+	}
 	return nil
 }

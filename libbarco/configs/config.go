@@ -82,6 +82,13 @@ type Device struct {
 	GID      uint32
 }
 
+// NetDevice is a network device of the runtime's network namespace that
+// moves into the container's.
+type NetDevice struct {
+	HostName string
+	Name     string // in the container; "" keeps HostName
+}
+
 // Rlimit is one resource limit; Type is the RLIMIT_* number.
 type Rlimit struct {
 	Type int
@@ -166,11 +173,14 @@ type Config struct {
 	Resources       *specs.LinuxResources
 	Seccomp         *specs.LinuxSeccomp
 	TimeOffsets     map[string]specs.LinuxTimeOffset
-	MemoryPolicy    *MemoryPolicy
-	MountLabel      string
-	Process         Process
-	Hooks           Hooks
-	Annotations     map[string]string
+	// NetDevices move into the container's network namespace at create,
+	// in the order of their host names.
+	NetDevices   []NetDevice
+	MemoryPolicy *MemoryPolicy
+	MountLabel   string
+	Process      Process
+	Hooks        Hooks
+	Annotations  map[string]string
 }
 
 // Namespace returns the namespace of the given type and whether the

@@ -303,6 +303,29 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs(in *jlexer.Lexe
 				}
 				in.Delim('}')
 			}
+		case "NetDevices":
+			if in.IsNull() {
+				in.Skip()
+				out.NetDevices = nil
+			} else {
+				in.Delim('[')
+				if out.NetDevices == nil {
+					if !in.IsDelim(']') {
+						out.NetDevices = make([]NetDevice, 0, 2)
+					} else {
+						out.NetDevices = []NetDevice{}
+					}
+				} else {
+					out.NetDevices = (out.NetDevices)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v10 NetDevice
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs5(in, &v10)
+					out.NetDevices = append(out.NetDevices, v10)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
 		case "MemoryPolicy":
 			if in.IsNull() {
 				in.Skip()
@@ -311,7 +334,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs(in *jlexer.Lexe
 				if out.MemoryPolicy == nil {
 					out.MemoryPolicy = new(MemoryPolicy)
 				}
-				easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs5(in, out.MemoryPolicy)
+				easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in, out.MemoryPolicy)
 			}
 		case "MountLabel":
 			if in.IsNull() {
@@ -320,9 +343,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs(in *jlexer.Lexe
 				out.MountLabel = string(in.String())
 			}
 		case "Process":
-			easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in, &out.Process)
+			easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in, &out.Process)
 		case "Hooks":
-			easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in, &out.Hooks)
+			easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in, &out.Hooks)
 		case "Annotations":
 			if in.IsNull() {
 				in.Skip()
@@ -332,13 +355,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs(in *jlexer.Lexe
 				for !in.IsDelim('}') {
 					key := string(in.String())
 					in.WantColon()
-					var v10 string
+					var v11 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v10 = string(in.String())
+						v11 = string(in.String())
 					}
-					(out.Annotations)[key] = v10
+					(out.Annotations)[key] = v11
 					in.WantComma()
 				}
 				in.Delim('}')
@@ -394,11 +417,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v11, v12 := range in.Namespaces {
-				if v11 > 0 {
+			for v12, v13 := range in.Namespaces {
+				if v12 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs1(out, v12)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs1(out, v13)
 			}
 			out.RawByte(']')
 		}
@@ -410,11 +433,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v13, v14 := range in.UIDMappings {
-				if v13 > 0 {
+			for v14, v15 := range in.UIDMappings {
+				if v14 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v14)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v15)
 			}
 			out.RawByte(']')
 		}
@@ -426,11 +449,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v15, v16 := range in.GIDMappings {
-				if v15 > 0 {
+			for v16, v17 := range in.GIDMappings {
+				if v16 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v16)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v17)
 			}
 			out.RawByte(']')
 		}
@@ -442,11 +465,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v17, v18 := range in.Mounts {
-				if v17 > 0 {
+			for v18, v19 := range in.Mounts {
+				if v18 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out, v18)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out, v19)
 			}
 			out.RawByte(']')
 		}
@@ -463,11 +486,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v19, v20 := range in.Devices {
-				if v19 > 0 {
+			for v20, v21 := range in.Devices {
+				if v20 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs4(out, v20)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs4(out, v21)
 			}
 			out.RawByte(']')
 		}
@@ -479,11 +502,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v21, v22 := range in.MaskedPaths {
-				if v21 > 0 {
+			for v22, v23 := range in.MaskedPaths {
+				if v22 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v22))
+				out.String(string(v23))
 			}
 			out.RawByte(']')
 		}
@@ -495,11 +518,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v23, v24 := range in.ReadonlyPaths {
-				if v23 > 0 {
+			for v24, v25 := range in.ReadonlyPaths {
+				if v24 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v24))
+				out.String(string(v25))
 			}
 			out.RawByte(']')
 		}
@@ -511,16 +534,16 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString(`null`)
 		} else {
 			out.RawByte('{')
-			v25First := true
-			for v25Name, v25Value := range in.Sysctl {
-				if v25First {
-					v25First = false
+			v26First := true
+			for v26Name, v26Value := range in.Sysctl {
+				if v26First {
+					v26First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v25Name))
+				out.String(string(v26Name))
 				out.RawByte(':')
-				out.String(string(v25Value))
+				out.String(string(v26Value))
 			}
 			out.RawByte('}')
 		}
@@ -555,18 +578,34 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString(`null`)
 		} else {
 			out.RawByte('{')
-			v26First := true
-			for v26Name, v26Value := range in.TimeOffsets {
-				if v26First {
-					v26First = false
+			v27First := true
+			for v27Name, v27Value := range in.TimeOffsets {
+				if v27First {
+					v27First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v26Name))
+				out.String(string(v27Name))
 				out.RawByte(':')
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo2(out, v26Value)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo2(out, v27Value)
 			}
 			out.RawByte('}')
+		}
+	}
+	{
+		const prefix string = ",\"NetDevices\":"
+		out.RawString(prefix)
+		if in.NetDevices == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
+			out.RawString("null")
+		} else {
+			out.RawByte('[')
+			for v28, v29 := range in.NetDevices {
+				if v28 > 0 {
+					out.RawByte(',')
+				}
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs5(out, v29)
+			}
+			out.RawByte(']')
 		}
 	}
 	{
@@ -575,7 +614,7 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 		if in.MemoryPolicy == nil {
 			out.RawString("null")
 		} else {
-			easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs5(out, *in.MemoryPolicy)
+			easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out, *in.MemoryPolicy)
 		}
 	}
 	{
@@ -586,12 +625,12 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 	{
 		const prefix string = ",\"Process\":"
 		out.RawString(prefix)
-		easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out, in.Process)
+		easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out, in.Process)
 	}
 	{
 		const prefix string = ",\"Hooks\":"
 		out.RawString(prefix)
-		easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out, in.Hooks)
+		easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out, in.Hooks)
 	}
 	{
 		const prefix string = ",\"Annotations\":"
@@ -600,16 +639,16 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs(out *jwriter.Wr
 			out.RawString(`null`)
 		} else {
 			out.RawByte('{')
-			v27First := true
-			for v27Name, v27Value := range in.Annotations {
-				if v27First {
-					v27First = false
+			v30First := true
+			for v30Name, v30Value := range in.Annotations {
+				if v30First {
+					v30First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v27Name))
+				out.String(string(v30Name))
 				out.RawByte(':')
-				out.String(string(v27Value))
+				out.String(string(v30Value))
 			}
 			out.RawByte('}')
 		}
@@ -626,7 +665,7 @@ func (v Config) MarshalEasyJSON(w *jwriter.Writer) {
 func (v *Config) UnmarshalEasyJSON(l *jlexer.Lexer) {
 	easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs(l, v)
 }
-func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lexer, out *Hooks) {
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in *jlexer.Lexer, out *Hooks) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -656,9 +695,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 					out.Prestart = (out.Prestart)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v28 Hook
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in, &v28)
-					out.Prestart = append(out.Prestart, v28)
+					var v31 Hook
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in, &v31)
+					out.Prestart = append(out.Prestart, v31)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -679,9 +718,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 					out.CreateRuntime = (out.CreateRuntime)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v29 Hook
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in, &v29)
-					out.CreateRuntime = append(out.CreateRuntime, v29)
+					var v32 Hook
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in, &v32)
+					out.CreateRuntime = append(out.CreateRuntime, v32)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -702,9 +741,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 					out.CreateContainer = (out.CreateContainer)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v30 Hook
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in, &v30)
-					out.CreateContainer = append(out.CreateContainer, v30)
+					var v33 Hook
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in, &v33)
+					out.CreateContainer = append(out.CreateContainer, v33)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -725,9 +764,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 					out.StartContainer = (out.StartContainer)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v31 Hook
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in, &v31)
-					out.StartContainer = append(out.StartContainer, v31)
+					var v34 Hook
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in, &v34)
+					out.StartContainer = append(out.StartContainer, v34)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -748,9 +787,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 					out.Poststart = (out.Poststart)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v32 Hook
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in, &v32)
-					out.Poststart = append(out.Poststart, v32)
+					var v35 Hook
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in, &v35)
+					out.Poststart = append(out.Poststart, v35)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -771,9 +810,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 					out.Poststop = (out.Poststop)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v33 Hook
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in, &v33)
-					out.Poststop = append(out.Poststop, v33)
+					var v36 Hook
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in, &v36)
+					out.Poststop = append(out.Poststop, v36)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -788,7 +827,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 		in.Consumed()
 	}
 }
-func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.Writer, in Hooks) {
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out *jwriter.Writer, in Hooks) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -799,11 +838,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v34, v35 := range in.Prestart {
-				if v34 > 0 {
+			for v37, v38 := range in.Prestart {
+				if v37 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out, v35)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out, v38)
 			}
 			out.RawByte(']')
 		}
@@ -815,11 +854,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v36, v37 := range in.CreateRuntime {
-				if v36 > 0 {
+			for v39, v40 := range in.CreateRuntime {
+				if v39 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out, v37)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out, v40)
 			}
 			out.RawByte(']')
 		}
@@ -831,11 +870,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v38, v39 := range in.CreateContainer {
-				if v38 > 0 {
+			for v41, v42 := range in.CreateContainer {
+				if v41 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out, v39)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out, v42)
 			}
 			out.RawByte(']')
 		}
@@ -847,11 +886,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v40, v41 := range in.StartContainer {
-				if v40 > 0 {
+			for v43, v44 := range in.StartContainer {
+				if v43 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out, v41)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out, v44)
 			}
 			out.RawByte(']')
 		}
@@ -863,11 +902,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v42, v43 := range in.Poststart {
-				if v42 > 0 {
+			for v45, v46 := range in.Poststart {
+				if v45 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out, v43)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out, v46)
 			}
 			out.RawByte(']')
 		}
@@ -879,18 +918,18 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v44, v45 := range in.Poststop {
-				if v44 > 0 {
+			for v47, v48 := range in.Poststop {
+				if v47 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out, v45)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out, v48)
 			}
 			out.RawByte(']')
 		}
 	}
 	out.RawByte('}')
 }
-func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in *jlexer.Lexer, out *Hook) {
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lexer, out *Hook) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -926,13 +965,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in *jlexer.Lex
 					out.Args = (out.Args)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v46 string
+					var v49 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v46 = string(in.String())
+						v49 = string(in.String())
 					}
-					out.Args = append(out.Args, v46)
+					out.Args = append(out.Args, v49)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -953,13 +992,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in *jlexer.Lex
 					out.Env = (out.Env)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v47 string
+					var v50 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v47 = string(in.String())
+						v50 = string(in.String())
 					}
-					out.Env = append(out.Env, v47)
+					out.Env = append(out.Env, v50)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -980,7 +1019,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs8(in *jlexer.Lex
 		in.Consumed()
 	}
 }
-func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out *jwriter.Writer, in Hook) {
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out *jwriter.Writer, in Hook) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -996,11 +1035,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v48, v49 := range in.Args {
-				if v48 > 0 {
+			for v51, v52 := range in.Args {
+				if v51 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v49))
+				out.String(string(v52))
 			}
 			out.RawByte(']')
 		}
@@ -1012,11 +1051,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v50, v51 := range in.Env {
-				if v50 > 0 {
+			for v53, v54 := range in.Env {
+				if v53 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v51))
+				out.String(string(v54))
 			}
 			out.RawByte(']')
 		}
@@ -1028,7 +1067,7 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs8(out *jwriter.W
 	}
 	out.RawByte('}')
 }
-func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lexer, out *Process) {
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lexer, out *Process) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -1058,13 +1097,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lex
 					out.Args = (out.Args)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v52 string
+					var v55 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v52 = string(in.String())
+						v55 = string(in.String())
 					}
-					out.Args = append(out.Args, v52)
+					out.Args = append(out.Args, v55)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1085,13 +1124,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lex
 					out.Env = (out.Env)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v53 string
+					var v56 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v53 = string(in.String())
+						v56 = string(in.String())
 					}
-					out.Env = append(out.Env, v53)
+					out.Env = append(out.Env, v56)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1130,13 +1169,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lex
 					out.AdditionalGids = (out.AdditionalGids)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v54 uint32
+					var v57 uint32
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v54 = uint32(in.Uint32())
+						v57 = uint32(in.Uint32())
 					}
-					out.AdditionalGids = append(out.AdditionalGids, v54)
+					out.AdditionalGids = append(out.AdditionalGids, v57)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1181,7 +1220,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lex
 				if out.Capabilities == nil {
 					out.Capabilities = new(Capabilities)
 				}
-				easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in, out.Capabilities)
+				easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in, out.Capabilities)
 			}
 		case "Rlimits":
 			if in.IsNull() {
@@ -1199,9 +1238,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lex
 					out.Rlimits = (out.Rlimits)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v55 Rlimit
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in, &v55)
-					out.Rlimits = append(out.Rlimits, v55)
+					var v58 Rlimit
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs11(in, &v58)
+					out.Rlimits = append(out.Rlimits, v58)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1278,7 +1317,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lex
 		in.Consumed()
 	}
 }
-func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.Writer, in Process) {
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.Writer, in Process) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1289,11 +1328,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v56, v57 := range in.Args {
-				if v56 > 0 {
+			for v59, v60 := range in.Args {
+				if v59 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v57))
+				out.String(string(v60))
 			}
 			out.RawByte(']')
 		}
@@ -1305,11 +1344,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v58, v59 := range in.Env {
-				if v58 > 0 {
+			for v61, v62 := range in.Env {
+				if v61 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v59))
+				out.String(string(v62))
 			}
 			out.RawByte(']')
 		}
@@ -1336,11 +1375,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v60, v61 := range in.AdditionalGids {
-				if v60 > 0 {
+			for v63, v64 := range in.AdditionalGids {
+				if v63 > 0 {
 					out.RawByte(',')
 				}
-				out.Uint32(uint32(v61))
+				out.Uint32(uint32(v64))
 			}
 			out.RawByte(']')
 		}
@@ -1375,7 +1414,7 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.W
 		if in.Capabilities == nil {
 			out.RawString("null")
 		} else {
-			easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out, *in.Capabilities)
+			easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out, *in.Capabilities)
 		}
 	}
 	{
@@ -1385,11 +1424,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v62, v63 := range in.Rlimits {
-				if v62 > 0 {
+			for v65, v66 := range in.Rlimits {
+				if v65 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out, v63)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs11(out, v66)
 			}
 			out.RawByte(']')
 		}
@@ -1483,13 +1522,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo5(in *jlexer
 					out.Flags = (out.Flags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v64 specs_go.LinuxPersonalityFlag
+					var v67 specs_go.LinuxPersonalityFlag
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v64 = specs_go.LinuxPersonalityFlag(in.String())
+						v67 = specs_go.LinuxPersonalityFlag(in.String())
 					}
-					out.Flags = append(out.Flags, v64)
+					out.Flags = append(out.Flags, v67)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1518,11 +1557,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v65, v66 := range in.Flags {
-				if v65 > 0 {
+			for v68, v69 := range in.Flags {
+				if v68 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v66))
+				out.String(string(v69))
 			}
 			out.RawByte(']')
 		}
@@ -1629,13 +1668,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo3(in *jlexer
 					out.Flags = (out.Flags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v67 specs_go.LinuxSchedulerFlag
+					var v70 specs_go.LinuxSchedulerFlag
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v67 = specs_go.LinuxSchedulerFlag(in.String())
+						v70 = specs_go.LinuxSchedulerFlag(in.String())
 					}
-					out.Flags = append(out.Flags, v67)
+					out.Flags = append(out.Flags, v70)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1692,11 +1731,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v68, v69 := range in.Flags {
-				if v68 > 0 {
+			for v71, v72 := range in.Flags {
+				if v71 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v69))
+				out.String(string(v72))
 			}
 			out.RawByte(']')
 		}
@@ -1718,7 +1757,7 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwrit
 	}
 	out.RawByte('}')
 }
-func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Lexer, out *Rlimit) {
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs11(in *jlexer.Lexer, out *Rlimit) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -1760,7 +1799,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Le
 		in.Consumed()
 	}
 }
-func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.Writer, in Rlimit) {
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs11(out *jwriter.Writer, in Rlimit) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1781,7 +1820,7 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.
 	}
 	out.RawByte('}')
 }
-func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lexer, out *Capabilities) {
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Lexer, out *Capabilities) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -1811,13 +1850,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lex
 					out.Bounding = (out.Bounding)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v70 string
+					var v73 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v70 = string(in.String())
+						v73 = string(in.String())
 					}
-					out.Bounding = append(out.Bounding, v70)
+					out.Bounding = append(out.Bounding, v73)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1838,13 +1877,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lex
 					out.Effective = (out.Effective)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v71 string
+					var v74 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v71 = string(in.String())
+						v74 = string(in.String())
 					}
-					out.Effective = append(out.Effective, v71)
+					out.Effective = append(out.Effective, v74)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1865,13 +1904,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lex
 					out.Inheritable = (out.Inheritable)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v72 string
+					var v75 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v72 = string(in.String())
+						v75 = string(in.String())
 					}
-					out.Inheritable = append(out.Inheritable, v72)
+					out.Inheritable = append(out.Inheritable, v75)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1892,13 +1931,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lex
 					out.Permitted = (out.Permitted)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v73 string
+					var v76 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v73 = string(in.String())
+						v76 = string(in.String())
 					}
-					out.Permitted = append(out.Permitted, v73)
+					out.Permitted = append(out.Permitted, v76)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1919,13 +1958,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lex
 					out.Ambient = (out.Ambient)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v74 string
+					var v77 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v74 = string(in.String())
+						v77 = string(in.String())
 					}
-					out.Ambient = append(out.Ambient, v74)
+					out.Ambient = append(out.Ambient, v77)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1940,7 +1979,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs9(in *jlexer.Lex
 		in.Consumed()
 	}
 }
-func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out *jwriter.Writer, in Capabilities) {
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.Writer, in Capabilities) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -1951,11 +1990,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v75, v76 := range in.Bounding {
-				if v75 > 0 {
+			for v78, v79 := range in.Bounding {
+				if v78 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v76))
+				out.String(string(v79))
 			}
 			out.RawByte(']')
 		}
@@ -1967,11 +2006,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v77, v78 := range in.Effective {
-				if v77 > 0 {
+			for v80, v81 := range in.Effective {
+				if v80 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v78))
+				out.String(string(v81))
 			}
 			out.RawByte(']')
 		}
@@ -1983,11 +2022,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v79, v80 := range in.Inheritable {
-				if v79 > 0 {
+			for v82, v83 := range in.Inheritable {
+				if v82 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v80))
+				out.String(string(v83))
 			}
 			out.RawByte(']')
 		}
@@ -1999,11 +2038,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v81, v82 := range in.Permitted {
-				if v81 > 0 {
+			for v84, v85 := range in.Permitted {
+				if v84 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v82))
+				out.String(string(v85))
 			}
 			out.RawByte(']')
 		}
@@ -2015,18 +2054,18 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs9(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v83, v84 := range in.Ambient {
-				if v83 > 0 {
+			for v86, v87 := range in.Ambient {
+				if v86 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v84))
+				out.String(string(v87))
 			}
 			out.RawByte(']')
 		}
 	}
 	out.RawByte('}')
 }
-func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs5(in *jlexer.Lexer, out *MemoryPolicy) {
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lexer, out *MemoryPolicy) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -2062,13 +2101,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs5(in *jlexer.Lex
 					out.Nodemask = (out.Nodemask)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v85 uint64
+					var v88 uint64
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v85 = uint64(in.Uint64())
+						v88 = uint64(in.Uint64())
 					}
-					out.Nodemask = append(out.Nodemask, v85)
+					out.Nodemask = append(out.Nodemask, v88)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2083,7 +2122,7 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs5(in *jlexer.Lex
 		in.Consumed()
 	}
 }
-func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs5(out *jwriter.Writer, in MemoryPolicy) {
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.Writer, in MemoryPolicy) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2099,14 +2138,66 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs5(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v86, v87 := range in.Nodemask {
-				if v86 > 0 {
+			for v89, v90 := range in.Nodemask {
+				if v89 > 0 {
 					out.RawByte(',')
 				}
-				out.Uint64(uint64(v87))
+				out.Uint64(uint64(v90))
 			}
 			out.RawByte(']')
 		}
+	}
+	out.RawByte('}')
+}
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs5(in *jlexer.Lexer, out *NetDevice) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "HostName":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.HostName = string(in.String())
+			}
+		case "Name":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Name = string(in.String())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs5(out *jwriter.Writer, in NetDevice) {
+	out.RawByte('{')
+	first := true
+	_ = first
+	{
+		const prefix string = ",\"HostName\":"
+		out.RawString(prefix[1:])
+		out.String(string(in.HostName))
+	}
+	{
+		const prefix string = ",\"Name\":"
+		out.RawString(prefix)
+		out.String(string(in.Name))
 	}
 	out.RawByte('}')
 }
@@ -2218,13 +2309,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer
 					out.Architectures = (out.Architectures)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v88 specs_go.Arch
+					var v91 specs_go.Arch
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v88 = specs_go.Arch(in.String())
+						v91 = specs_go.Arch(in.String())
 					}
-					out.Architectures = append(out.Architectures, v88)
+					out.Architectures = append(out.Architectures, v91)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2245,13 +2336,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer
 					out.Flags = (out.Flags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v89 specs_go.LinuxSeccompFlag
+					var v92 specs_go.LinuxSeccompFlag
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v89 = specs_go.LinuxSeccompFlag(in.String())
+						v92 = specs_go.LinuxSeccompFlag(in.String())
 					}
-					out.Flags = append(out.Flags, v89)
+					out.Flags = append(out.Flags, v92)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2284,9 +2375,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer
 					out.Syscalls = (out.Syscalls)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v90 specs_go.LinuxSyscall
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in, &v90)
-					out.Syscalls = append(out.Syscalls, v90)
+					var v93 specs_go.LinuxSyscall
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in, &v93)
+					out.Syscalls = append(out.Syscalls, v93)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2320,11 +2411,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v91, v92 := range in.Architectures {
-				if v91 > 0 {
+			for v94, v95 := range in.Architectures {
+				if v94 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v92))
+				out.String(string(v95))
 			}
 			out.RawByte(']')
 		}
@@ -2334,11 +2425,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v93, v94 := range in.Flags {
-				if v93 > 0 {
+			for v96, v97 := range in.Flags {
+				if v96 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v94))
+				out.String(string(v97))
 			}
 			out.RawByte(']')
 		}
@@ -2358,11 +2449,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v95, v96 := range in.Syscalls {
-				if v95 > 0 {
+			for v98, v99 := range in.Syscalls {
+				if v98 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out, v96)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out, v99)
 			}
 			out.RawByte(']')
 		}
@@ -2399,13 +2490,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in *jlexer
 					out.Names = (out.Names)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v97 string
+					var v100 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v97 = string(in.String())
+						v100 = string(in.String())
 					}
-					out.Names = append(out.Names, v97)
+					out.Names = append(out.Names, v100)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2446,9 +2537,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in *jlexer
 					out.Args = (out.Args)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v98 specs_go.LinuxSeccompArg
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo7(in, &v98)
-					out.Args = append(out.Args, v98)
+					var v101 specs_go.LinuxSeccompArg
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo7(in, &v101)
+					out.Args = append(out.Args, v101)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2474,11 +2565,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v99, v100 := range in.Names {
-				if v99 > 0 {
+			for v102, v103 := range in.Names {
+				if v102 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v100))
+				out.String(string(v103))
 			}
 			out.RawByte(']')
 		}
@@ -2498,11 +2589,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v101, v102 := range in.Args {
-				if v101 > 0 {
+			for v104, v105 := range in.Args {
+				if v104 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out, v102)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out, v105)
 			}
 			out.RawByte(']')
 		}
@@ -2613,9 +2704,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 					out.Devices = (out.Devices)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v103 specs_go.LinuxDeviceCgroup
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo8(in, &v103)
-					out.Devices = append(out.Devices, v103)
+					var v106 specs_go.LinuxDeviceCgroup
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo8(in, &v106)
+					out.Devices = append(out.Devices, v106)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2676,9 +2767,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 					out.HugepageLimits = (out.HugepageLimits)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v104 specs_go.LinuxHugepageLimit
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo13(in, &v104)
-					out.HugepageLimits = append(out.HugepageLimits, v104)
+					var v107 specs_go.LinuxHugepageLimit
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo13(in, &v107)
+					out.HugepageLimits = append(out.HugepageLimits, v107)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2706,9 +2797,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 				for !in.IsDelim('}') {
 					key := string(in.String())
 					in.WantColon()
-					var v105 specs_go.LinuxRdma
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo15(in, &v105)
-					(out.Rdma)[key] = v105
+					var v108 specs_go.LinuxRdma
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo15(in, &v108)
+					(out.Rdma)[key] = v108
 					in.WantComma()
 				}
 				in.Delim('}')
@@ -2726,13 +2817,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 				for !in.IsDelim('}') {
 					key := string(in.String())
 					in.WantColon()
-					var v106 string
+					var v109 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v106 = string(in.String())
+						v109 = string(in.String())
 					}
-					(out.Unified)[key] = v106
+					(out.Unified)[key] = v109
 					in.WantComma()
 				}
 				in.Delim('}')
@@ -2757,11 +2848,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v107, v108 := range in.Devices {
-				if v107 > 0 {
+			for v110, v111 := range in.Devices {
+				if v110 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out, v108)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out, v111)
 			}
 			out.RawByte(']')
 		}
@@ -2816,11 +2907,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		}
 		{
 			out.RawByte('[')
-			for v109, v110 := range in.HugepageLimits {
-				if v109 > 0 {
+			for v112, v113 := range in.HugepageLimits {
+				if v112 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out, v110)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out, v113)
 			}
 			out.RawByte(']')
 		}
@@ -2845,16 +2936,16 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		}
 		{
 			out.RawByte('{')
-			v111First := true
-			for v111Name, v111Value := range in.Rdma {
-				if v111First {
-					v111First = false
+			v114First := true
+			for v114Name, v114Value := range in.Rdma {
+				if v114First {
+					v114First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v111Name))
+				out.String(string(v114Name))
 				out.RawByte(':')
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out, v111Value)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out, v114Value)
 			}
 			out.RawByte('}')
 		}
@@ -2869,16 +2960,16 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		}
 		{
 			out.RawByte('{')
-			v112First := true
-			for v112Name, v112Value := range in.Unified {
-				if v112First {
-					v112First = false
+			v115First := true
+			for v115Name, v115Value := range in.Unified {
+				if v115First {
+					v115First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v112Name))
+				out.String(string(v115Name))
 				out.RawByte(':')
-				out.String(string(v112Value))
+				out.String(string(v115Value))
 			}
 			out.RawByte('}')
 		}
@@ -3003,9 +3094,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo14(in *jlexe
 					out.Priorities = (out.Priorities)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v113 specs_go.LinuxInterfacePriority
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo16(in, &v113)
-					out.Priorities = append(out.Priorities, v113)
+					var v116 specs_go.LinuxInterfacePriority
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo16(in, &v116)
+					out.Priorities = append(out.Priorities, v116)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3040,11 +3131,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v114, v115 := range in.Priorities {
-				if v114 > 0 {
+			for v117, v118 := range in.Priorities {
+				if v117 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out, v115)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out, v118)
 			}
 			out.RawByte(']')
 		}
@@ -3213,9 +3304,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.WeightDevice = (out.WeightDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v116 specs_go.LinuxWeightDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo17(in, &v116)
-					out.WeightDevice = append(out.WeightDevice, v116)
+					var v119 specs_go.LinuxWeightDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo17(in, &v119)
+					out.WeightDevice = append(out.WeightDevice, v119)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3236,9 +3327,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleReadBpsDevice = (out.ThrottleReadBpsDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v117 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v117)
-					out.ThrottleReadBpsDevice = append(out.ThrottleReadBpsDevice, v117)
+					var v120 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v120)
+					out.ThrottleReadBpsDevice = append(out.ThrottleReadBpsDevice, v120)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3259,9 +3350,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleWriteBpsDevice = (out.ThrottleWriteBpsDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v118 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v118)
-					out.ThrottleWriteBpsDevice = append(out.ThrottleWriteBpsDevice, v118)
+					var v121 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v121)
+					out.ThrottleWriteBpsDevice = append(out.ThrottleWriteBpsDevice, v121)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3282,9 +3373,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleReadIOPSDevice = (out.ThrottleReadIOPSDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v119 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v119)
-					out.ThrottleReadIOPSDevice = append(out.ThrottleReadIOPSDevice, v119)
+					var v122 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v122)
+					out.ThrottleReadIOPSDevice = append(out.ThrottleReadIOPSDevice, v122)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3305,9 +3396,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleWriteIOPSDevice = (out.ThrottleWriteIOPSDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v120 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v120)
-					out.ThrottleWriteIOPSDevice = append(out.ThrottleWriteIOPSDevice, v120)
+					var v123 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v123)
+					out.ThrottleWriteIOPSDevice = append(out.ThrottleWriteIOPSDevice, v123)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3352,11 +3443,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v121, v122 := range in.WeightDevice {
-				if v121 > 0 {
+			for v124, v125 := range in.WeightDevice {
+				if v124 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out, v122)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out, v125)
 			}
 			out.RawByte(']')
 		}
@@ -3371,11 +3462,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v123, v124 := range in.ThrottleReadBpsDevice {
-				if v123 > 0 {
+			for v126, v127 := range in.ThrottleReadBpsDevice {
+				if v126 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v124)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v127)
 			}
 			out.RawByte(']')
 		}
@@ -3390,11 +3481,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v125, v126 := range in.ThrottleWriteBpsDevice {
-				if v125 > 0 {
+			for v128, v129 := range in.ThrottleWriteBpsDevice {
+				if v128 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v126)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v129)
 			}
 			out.RawByte(']')
 		}
@@ -3409,11 +3500,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v127, v128 := range in.ThrottleReadIOPSDevice {
-				if v127 > 0 {
+			for v130, v131 := range in.ThrottleReadIOPSDevice {
+				if v130 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v128)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v131)
 			}
 			out.RawByte(']')
 		}
@@ -3428,11 +3519,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v129, v130 := range in.ThrottleWriteIOPSDevice {
-				if v129 > 0 {
+			for v132, v133 := range in.ThrottleWriteIOPSDevice {
+				if v132 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v130)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v133)
 			}
 			out.RawByte(']')
 		}
@@ -4389,13 +4480,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs3(in *jlexer.Lex
 					out.PropagationFlags = (out.PropagationFlags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v131 uint64
+					var v134 uint64
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v131 = uint64(in.Uint64())
+						v134 = uint64(in.Uint64())
 					}
-					out.PropagationFlags = append(out.PropagationFlags, v131)
+					out.PropagationFlags = append(out.PropagationFlags, v134)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -4440,9 +4531,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs3(in *jlexer.Lex
 					out.UIDMappings = (out.UIDMappings)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v132 IDMap
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v132)
-					out.UIDMappings = append(out.UIDMappings, v132)
+					var v135 IDMap
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v135)
+					out.UIDMappings = append(out.UIDMappings, v135)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -4463,9 +4554,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs3(in *jlexer.Lex
 					out.GIDMappings = (out.GIDMappings)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v133 IDMap
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v133)
-					out.GIDMappings = append(out.GIDMappings, v133)
+					var v136 IDMap
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v136)
+					out.GIDMappings = append(out.GIDMappings, v136)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -4522,11 +4613,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v134, v135 := range in.PropagationFlags {
-				if v134 > 0 {
+			for v137, v138 := range in.PropagationFlags {
+				if v137 > 0 {
 					out.RawByte(',')
 				}
-				out.Uint64(uint64(v135))
+				out.Uint64(uint64(v138))
 			}
 			out.RawByte(']')
 		}
@@ -4558,11 +4649,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v136, v137 := range in.UIDMappings {
-				if v136 > 0 {
+			for v139, v140 := range in.UIDMappings {
+				if v139 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v137)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v140)
 			}
 			out.RawByte(']')
 		}
@@ -4574,11 +4665,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v138, v139 := range in.GIDMappings {
-				if v138 > 0 {
+			for v141, v142 := range in.GIDMappings {
+				if v141 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v139)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v142)
 			}
 			out.RawByte(']')
 		}

@@ -54,7 +54,7 @@ func Get(version, commit string) *features.Features {
 			Selinux:  &features.Selinux{Enabled: ptr(selinuxEnabled())},
 			// specconv rejects these rather than ignoring them.
 			IntelRdt:   &features.IntelRdt{Enabled: ptr(false)},
-			NetDevices: &features.NetDevices{Enabled: ptr(false)},
+			NetDevices: &features.NetDevices{Enabled: ptr(true)},
 			MemoryPolicy: &features.MemoryPolicy{
 				Modes: sortedKeys(configs.MemoryPolicyModes),
 				Flags: sortedKeys(configs.MemoryPolicyFlags),

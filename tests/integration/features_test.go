@@ -48,6 +48,10 @@ func TestFeaturesOutput(t *testing.T) {
 	if len(f.Linux.Capabilities) == 0 || !slices.Contains(f.Linux.Capabilities, "CAP_SYS_ADMIN") {
 		t.Errorf("capabilities %v lack CAP_SYS_ADMIN", f.Linux.Capabilities)
 	}
+	// What TestNetDevicesMoved shows working.
+	if nd := f.Linux.NetDevices; nd == nil || nd.Enabled == nil || !*nd.Enabled {
+		t.Errorf("netDevices %+v, want enabled", nd)
+	}
 }
 
 // nsProcName is the name of a namespace kind under /proc/PID/ns.
