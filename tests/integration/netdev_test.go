@@ -100,3 +100,23 @@ func TestNetDevicesErrors(t *testing.T) {
 		})
 	}
 }
+
+// Into a network namespace joined by path: the device stays there after
+// the container has ended, as the namespace does.
+func TestNetDevicesJoinedNamespace(t *testing.T) {
+	host, _ := vethPair(t)
+	ns := fmt.Sprintf("bz-it-%d", os.Getpid())
+	mustIP(t, "netns", "add", ns)
+	t.Cleanup(func() { runCmd(t, "ip", "netns", "del", ns) })
+	c := newRuntime(t).newContainer("ip", "-o", "link", "show", "dev", "moved0")
+	for i, n := range c.spec.Linux.Namespaces {
+		if n.Type == specs.NetworkNamespace {
+			c.spec.Linux.Namespaces[i].Path = "/run/netns/" + ns
+		}
+	}
+	c.spec.Linux.NetDevices = map[string]specs.LinuxNetDevice{host: {Name: "moved0"}}
+	assertContains(t, "container's view", c.runOK(), "moved0@", ",UP")
+	if res := runCmd(t, "ip", "-n", ns, "-o", "link", "show", "dev", "moved0"); res.Code != 0 {
+		t.Errorf("moved0 is not in %s after the container ended\n%s", ns, res)
+	}
+}
