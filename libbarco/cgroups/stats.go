@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/barco-oci/barco/internal/cpulist"
 	"github.com/barco-oci/barco/internal/sysfile"
 )
 
@@ -406,25 +407,13 @@ func parsePSI(content string) (*PSIStats, error) {
 
 // parseList parses a cpuset list such as "0-3,8,10-11".
 func parseList(s string) ([]uint16, error) {
-	var out []uint16
-	if s == "" {
-		return out, nil
+	nums, err := cpulist.Parse(s, 1<<16)
+	if err != nil {
+		return nil, err
 	}
-	for _, part := range strings.Split(s, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.ParseUint(lo, 10, 16)
-		if err != nil {
-			return nil, fmt.Errorf("bad list %q", s)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
-				return nil, fmt.Errorf("bad list %q", s)
-			}
-		}
-		for i := a; i <= b; i++ {
-			out = append(out, uint16(i))
-		}
+	out := make([]uint16, len(nums))
+	for i, n := range nums {
+		out[i] = uint16(n)
 	}
 	return out, nil
 }

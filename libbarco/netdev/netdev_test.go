@@ -35,7 +35,7 @@ func TestCheckName(t *testing.T) {
 
 func TestParseAttrs(t *testing.T) {
 	var m message
-	m.addString(3, "eth0")  // 4+5 bytes, padded to 12
+	m.addString(3, "eth0") // 4+5 bytes, padded to 12
 	m.addUint32(0x801c, 7) // the nested flag is not part of the type
 	m.addAttr(9, nil)
 	// A malformed last attribute (length past the end) ends the list.

@@ -10,6 +10,7 @@ import (
 	"github.com/godbus/dbus/v5"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/barco-oci/barco/internal/cpulist"
 	"github.com/barco-oci/barco/libbarco/cgroups"
 )
 
@@ -234,31 +235,19 @@ const maxCPUs = 8192
 // AllowedCPUs and AllowedMemoryNodes take: byte i holds CPUs 8i..8i+7, the
 // lowest in bit 0.
 func listToBits(list string) ([]byte, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, fmt.Errorf("invalid list %q", list)
+	}
+	nums, err := cpulist.Parse(list, maxCPUs)
+	if err != nil {
+		return nil, err
+	}
 	var bits []byte
-	for _, part := range strings.Split(strings.TrimSpace(list), ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		first, err := strconv.ParseUint(strings.TrimSpace(lo), 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("invalid list %q", list)
+	for _, n := range nums {
+		for len(bits) <= n/8 {
+			bits = append(bits, 0)
 		}
-		last := first
-		if isRange {
-			if last, err = strconv.ParseUint(strings.TrimSpace(hi), 10, 32); err != nil {
-				return nil, fmt.Errorf("invalid list %q", list)
-			}
-		}
-		if last < first {
-			return nil, fmt.Errorf("invalid list %q: range %d-%d is reversed", list, first, last)
-		}
-		if last >= maxCPUs {
-			return nil, fmt.Errorf("invalid list %q: %d is beyond %d", list, last, maxCPUs-1)
-		}
-		for n := first; n <= last; n++ {
-			for uint64(len(bits)) <= n/8 {
-				bits = append(bits, 0)
-			}
-			bits[n/8] |= 1 << (n % 8)
-		}
+		bits[n/8] |= 1 << (n % 8)
 	}
 	return bits, nil
 }
