@@ -107,6 +107,7 @@ func (c *Container) Exec(proc *configs.Process, opts ExecOpts) (*Process, error)
 		stdio:         [3]*os.File{opts.Stdin, opts.Stdout, opts.Stderr},
 		join:          join,
 		fork:          forkPID,
+		affinity:      proc.ExecCPUAffinity,
 	}
 	sp, err := c.rt.spawn(req)
 	if err != nil {

@@ -56,6 +56,9 @@ type spawnRequest struct {
 	join      []nsFile
 	nsUnshare uintptr
 	fork      bool
+
+	// affinity is an exec'd process's execCPUAffinity (see affinity.go).
+	affinity *configs.CPUAffinity
 }
 
 // spawned is a started init.
@@ -255,10 +258,14 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 	}
 	// syscall.StartProcess, not os/exec: no os.Process, whose first use
 	// forks a throw-away child to probe pidfd support.
-	pid, _, err := syscall.StartProcess("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"barco", "init"}, &syscall.ProcAttr{
-		Env:   env,
-		Files: files,
-		Sys:   sys,
+	var pid int
+	err = withInitialAffinity(req.affinity, func() (err error) {
+		pid, _, err = syscall.StartProcess("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"barco", "init"}, &syscall.ProcAttr{
+			Env:   env,
+			Files: files,
+			Sys:   sys,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
@@ -298,6 +305,10 @@ func (rt *Runtime) spawn(req *spawnRequest) (_ *spawned, retErr error) {
 		sp.child = 0
 	}
 	boot.State.Pid = sp.pid
+	// Before the process gets its plan or bootstrap, so before it execs.
+	if err := setFinalAffinity(sp.pid, req.affinity); err != nil {
+		return nil, err
+	}
 	boot.RuntimeHooks = req.runtimeHooks != nil
 	var runHooks func() error
 	if req.runtimeHooks != nil {

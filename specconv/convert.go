@@ -118,8 +118,6 @@ func checkUnsupported(spec *specs.Spec) error {
 	switch {
 	case spec.Linux.IntelRdt != nil:
 		return fieldErr("linux.intelRdt", "%w", ErrUnsupported)
-	case spec.Process != nil && spec.Process.ExecCPUAffinity != nil:
-		return fieldErr("process.execCPUAffinity", "%w", ErrUnsupported)
 	}
 	return nil
 }

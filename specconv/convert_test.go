@@ -92,9 +92,15 @@ func TestConvertRejects(t *testing.T) {
 		{"personality", func(s *specs.Spec) {
 			s.Linux.Personality = &specs.LinuxPersonality{Domain: "BSD"}
 		}, `linux.personality.domain: unknown domain "BSD"`},
-		{"exec cpu affinity", func(s *specs.Spec) {
-			s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0"}
-		}, "process.execCPUAffinity: not supported"},
+		{"exec cpu affinity initial", func(s *specs.Spec) {
+			s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0-x"}
+		}, `process.execCPUAffinity.initial: invalid list "0-x"`},
+		{"exec cpu affinity final", func(s *specs.Spec) {
+			s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0", Final: "5-2"}
+		}, `process.execCPUAffinity.final: invalid list "5-2": range 5-2 is reversed`},
+		{"exec cpu affinity beyond", func(s *specs.Spec) {
+			s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "1024"}
+		}, `process.execCPUAffinity.final: invalid list "1024": 1024 is beyond 1023`},
 
 		// hostname and domainname
 		{"hostname without uts", func(s *specs.Spec) { dropNamespace(s, specs.UTSNamespace) }, "hostname: requires a uts namespace of the container's"},
@@ -409,6 +415,7 @@ func TestConvertValues(t *testing.T) {
 	s.Process.ConsoleSize = &specs.Box{Height: 24, Width: 80}
 	s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_RTTIME", Soft: 1, Hard: 2})
 	s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedFIFO, Priority: 10}
+	s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "7", Final: "0-2,7"}
 	s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
 	s.Hooks = &specs.Hooks{
 		Prestart:  []specs.Hook{{Path: "/bin/old"}},
@@ -433,6 +440,9 @@ func TestConvertValues(t *testing.T) {
 	}
 	if c.TimeOffsets["boottime"].Secs != 5 {
 		t.Errorf("time offsets %v", c.TimeOffsets)
+	}
+	if a := c.Process.ExecCPUAffinity; a == nil || !slices.Equal(a.Initial, []int{7}) || !slices.Equal(a.Final, []int{0, 1, 2, 7}) {
+		t.Errorf("exec CPU affinity %+v", a)
 	}
 	// Sorted by host name; two may share a template.
 	wantNet := []configs.NetDevice{{HostName: "eth0", Name: "net%d"}, {HostName: "eth1", Name: "net%d"}, {HostName: "veth9"}}

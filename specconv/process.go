@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/barco-oci/barco/internal/cpulist"
 	"github.com/barco-oci/barco/libbarco/configs"
 )
 
@@ -77,6 +78,10 @@ func ConvertProcess(p *specs.Process) (*configs.Process, error) {
 	if err := checkIOPriority(p.IOPriority); err != nil {
 		return nil, err
 	}
+	affinity, err := convertCPUAffinity(p.ExecCPUAffinity)
+	if err != nil {
+		return nil, err
+	}
 	proc := &configs.Process{
 		Args:            append([]string(nil), p.Args...),
 		Env:             append([]string(nil), p.Env...),
@@ -94,6 +99,7 @@ func ConvertProcess(p *specs.Process) (*configs.Process, error) {
 		SelinuxLabel:    p.SelinuxLabel,
 		Scheduler:       p.Scheduler,
 		IOPriority:      p.IOPriority,
+		ExecCPUAffinity: affinity,
 	}
 	// The spec says consoleSize is ignored without a terminal.
 	if p.Terminal && p.ConsoleSize != nil {
@@ -293,4 +299,25 @@ func checkPersonality(p *specs.LinuxPersonality) error {
 		return fieldErr("linux.personality.domain", "unknown domain %q", p.Domain)
 	}
 	return nil
+}
+
+// maxCPUs is the size of the CPU set sched_setaffinity takes here
+// (CPU_SETSIZE).
+const maxCPUs = 1024
+
+// convertCPUAffinity parses process.execCPUAffinity's CPU lists. Nil when
+// neither is set.
+func convertCPUAffinity(a *specs.CPUAffinity) (*configs.CPUAffinity, error) {
+	if a == nil || a.Initial == "" && a.Final == "" {
+		return nil, nil
+	}
+	initial, err := cpulist.Parse(a.Initial, maxCPUs)
+	if err != nil {
+		return nil, fieldErr("process.execCPUAffinity.initial", "%w", err)
+	}
+	final, err := cpulist.Parse(a.Final, maxCPUs)
+	if err != nil {
+		return nil, fieldErr("process.execCPUAffinity.final", "%w", err)
+	}
+	return &configs.CPUAffinity{Initial: initial, Final: final}, nil
 }

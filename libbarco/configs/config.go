@@ -127,6 +127,19 @@ type Process struct {
 	Scheduler       *specs.Scheduler
 	IOPriority      *specs.LinuxIOPriority
 	Personality     *specs.LinuxPersonality
+	// ExecCPUAffinity applies to a process started by exec, not to the
+	// container's init.
+	ExecCPUAffinity *CPUAffinity
+}
+
+// CPUAffinity is process.execCPUAffinity, as CPU numbers.
+type CPUAffinity struct {
+	// Initial: the CPUs of the runtime's thread that starts the process,
+	// up to the process's entry into the container's cgroup.
+	Initial []int
+	// Final: the CPUs of the process from its entry into the container's
+	// cgroup; none leaves the affinity the kernel gives it there.
+	Final []int
 }
 
 // Hook is one OCI hook.

@@ -1307,6 +1307,16 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs7(in *jlexer.Lex
 				}
 				easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo5(in, out.Personality)
 			}
+		case "ExecCPUAffinity":
+			if in.IsNull() {
+				in.Skip()
+				out.ExecCPUAffinity = nil
+			} else {
+				if out.ExecCPUAffinity == nil {
+					out.ExecCPUAffinity = new(CPUAffinity)
+				}
+				easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs12(in, out.ExecCPUAffinity)
+			}
 		default:
 			in.SkipRecursive()
 		}
@@ -1484,6 +1494,131 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs7(out *jwriter.W
 			easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out, *in.Personality)
 		}
 	}
+	{
+		const prefix string = ",\"ExecCPUAffinity\":"
+		out.RawString(prefix)
+		if in.ExecCPUAffinity == nil {
+			out.RawString("null")
+		} else {
+			easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs12(out, *in.ExecCPUAffinity)
+		}
+	}
+	out.RawByte('}')
+}
+func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs12(in *jlexer.Lexer, out *CPUAffinity) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Initial":
+			if in.IsNull() {
+				in.Skip()
+				out.Initial = nil
+			} else {
+				in.Delim('[')
+				if out.Initial == nil {
+					if !in.IsDelim(']') {
+						out.Initial = make([]int, 0, 8)
+					} else {
+						out.Initial = []int{}
+					}
+				} else {
+					out.Initial = (out.Initial)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v67 int
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v67 = int(in.Int())
+					}
+					out.Initial = append(out.Initial, v67)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "Final":
+			if in.IsNull() {
+				in.Skip()
+				out.Final = nil
+			} else {
+				in.Delim('[')
+				if out.Final == nil {
+					if !in.IsDelim(']') {
+						out.Final = make([]int, 0, 8)
+					} else {
+						out.Final = []int{}
+					}
+				} else {
+					out.Final = (out.Final)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v68 int
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v68 = int(in.Int())
+					}
+					out.Final = append(out.Final, v68)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
+func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs12(out *jwriter.Writer, in CPUAffinity) {
+	out.RawByte('{')
+	first := true
+	_ = first
+	{
+		const prefix string = ",\"Initial\":"
+		out.RawString(prefix[1:])
+		if in.Initial == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
+			out.RawString("null")
+		} else {
+			out.RawByte('[')
+			for v69, v70 := range in.Initial {
+				if v69 > 0 {
+					out.RawByte(',')
+				}
+				out.Int(int(v70))
+			}
+			out.RawByte(']')
+		}
+	}
+	{
+		const prefix string = ",\"Final\":"
+		out.RawString(prefix)
+		if in.Final == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
+			out.RawString("null")
+		} else {
+			out.RawByte('[')
+			for v71, v72 := range in.Final {
+				if v71 > 0 {
+					out.RawByte(',')
+				}
+				out.Int(int(v72))
+			}
+			out.RawByte(']')
+		}
+	}
 	out.RawByte('}')
 }
 func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo5(in *jlexer.Lexer, out *specs_go.LinuxPersonality) {
@@ -1522,13 +1657,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo5(in *jlexer
 					out.Flags = (out.Flags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v67 specs_go.LinuxPersonalityFlag
+					var v73 specs_go.LinuxPersonalityFlag
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v67 = specs_go.LinuxPersonalityFlag(in.String())
+						v73 = specs_go.LinuxPersonalityFlag(in.String())
 					}
-					out.Flags = append(out.Flags, v67)
+					out.Flags = append(out.Flags, v73)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1557,11 +1692,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v68, v69 := range in.Flags {
-				if v68 > 0 {
+			for v74, v75 := range in.Flags {
+				if v74 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v69))
+				out.String(string(v75))
 			}
 			out.RawByte(']')
 		}
@@ -1668,13 +1803,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo3(in *jlexer
 					out.Flags = (out.Flags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v70 specs_go.LinuxSchedulerFlag
+					var v76 specs_go.LinuxSchedulerFlag
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v70 = specs_go.LinuxSchedulerFlag(in.String())
+						v76 = specs_go.LinuxSchedulerFlag(in.String())
 					}
-					out.Flags = append(out.Flags, v70)
+					out.Flags = append(out.Flags, v76)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1731,11 +1866,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v71, v72 := range in.Flags {
-				if v71 > 0 {
+			for v77, v78 := range in.Flags {
+				if v77 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v72))
+				out.String(string(v78))
 			}
 			out.RawByte(']')
 		}
@@ -1850,13 +1985,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Le
 					out.Bounding = (out.Bounding)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v73 string
+					var v79 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v73 = string(in.String())
+						v79 = string(in.String())
 					}
-					out.Bounding = append(out.Bounding, v73)
+					out.Bounding = append(out.Bounding, v79)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1877,13 +2012,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Le
 					out.Effective = (out.Effective)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v74 string
+					var v80 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v74 = string(in.String())
+						v80 = string(in.String())
 					}
-					out.Effective = append(out.Effective, v74)
+					out.Effective = append(out.Effective, v80)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1904,13 +2039,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Le
 					out.Inheritable = (out.Inheritable)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v75 string
+					var v81 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v75 = string(in.String())
+						v81 = string(in.String())
 					}
-					out.Inheritable = append(out.Inheritable, v75)
+					out.Inheritable = append(out.Inheritable, v81)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1931,13 +2066,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Le
 					out.Permitted = (out.Permitted)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v76 string
+					var v82 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v76 = string(in.String())
+						v82 = string(in.String())
 					}
-					out.Permitted = append(out.Permitted, v76)
+					out.Permitted = append(out.Permitted, v82)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1958,13 +2093,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs10(in *jlexer.Le
 					out.Ambient = (out.Ambient)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v77 string
+					var v83 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v77 = string(in.String())
+						v83 = string(in.String())
 					}
-					out.Ambient = append(out.Ambient, v77)
+					out.Ambient = append(out.Ambient, v83)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1990,11 +2125,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v78, v79 := range in.Bounding {
-				if v78 > 0 {
+			for v84, v85 := range in.Bounding {
+				if v84 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v79))
+				out.String(string(v85))
 			}
 			out.RawByte(']')
 		}
@@ -2006,11 +2141,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v80, v81 := range in.Effective {
-				if v80 > 0 {
+			for v86, v87 := range in.Effective {
+				if v86 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v81))
+				out.String(string(v87))
 			}
 			out.RawByte(']')
 		}
@@ -2022,11 +2157,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v82, v83 := range in.Inheritable {
-				if v82 > 0 {
+			for v88, v89 := range in.Inheritable {
+				if v88 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v83))
+				out.String(string(v89))
 			}
 			out.RawByte(']')
 		}
@@ -2038,11 +2173,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v84, v85 := range in.Permitted {
-				if v84 > 0 {
+			for v90, v91 := range in.Permitted {
+				if v90 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v85))
+				out.String(string(v91))
 			}
 			out.RawByte(']')
 		}
@@ -2054,11 +2189,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs10(out *jwriter.
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v86, v87 := range in.Ambient {
-				if v86 > 0 {
+			for v92, v93 := range in.Ambient {
+				if v92 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v87))
+				out.String(string(v93))
 			}
 			out.RawByte(']')
 		}
@@ -2101,13 +2236,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs6(in *jlexer.Lex
 					out.Nodemask = (out.Nodemask)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v88 uint64
+					var v94 uint64
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v88 = uint64(in.Uint64())
+						v94 = uint64(in.Uint64())
 					}
-					out.Nodemask = append(out.Nodemask, v88)
+					out.Nodemask = append(out.Nodemask, v94)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2138,11 +2273,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs6(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v89, v90 := range in.Nodemask {
-				if v89 > 0 {
+			for v95, v96 := range in.Nodemask {
+				if v95 > 0 {
 					out.RawByte(',')
 				}
-				out.Uint64(uint64(v90))
+				out.Uint64(uint64(v96))
 			}
 			out.RawByte(']')
 		}
@@ -2309,13 +2444,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer
 					out.Architectures = (out.Architectures)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v91 specs_go.Arch
+					var v97 specs_go.Arch
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v91 = specs_go.Arch(in.String())
+						v97 = specs_go.Arch(in.String())
 					}
-					out.Architectures = append(out.Architectures, v91)
+					out.Architectures = append(out.Architectures, v97)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2336,13 +2471,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer
 					out.Flags = (out.Flags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v92 specs_go.LinuxSeccompFlag
+					var v98 specs_go.LinuxSeccompFlag
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v92 = specs_go.LinuxSeccompFlag(in.String())
+						v98 = specs_go.LinuxSeccompFlag(in.String())
 					}
-					out.Flags = append(out.Flags, v92)
+					out.Flags = append(out.Flags, v98)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2375,9 +2510,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer
 					out.Syscalls = (out.Syscalls)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v93 specs_go.LinuxSyscall
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in, &v93)
-					out.Syscalls = append(out.Syscalls, v93)
+					var v99 specs_go.LinuxSyscall
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in, &v99)
+					out.Syscalls = append(out.Syscalls, v99)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2411,11 +2546,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v94, v95 := range in.Architectures {
-				if v94 > 0 {
+			for v100, v101 := range in.Architectures {
+				if v100 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v95))
+				out.String(string(v101))
 			}
 			out.RawByte(']')
 		}
@@ -2425,11 +2560,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v96, v97 := range in.Flags {
-				if v96 > 0 {
+			for v102, v103 := range in.Flags {
+				if v102 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v97))
+				out.String(string(v103))
 			}
 			out.RawByte(']')
 		}
@@ -2449,11 +2584,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v98, v99 := range in.Syscalls {
-				if v98 > 0 {
+			for v104, v105 := range in.Syscalls {
+				if v104 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out, v99)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out, v105)
 			}
 			out.RawByte(']')
 		}
@@ -2490,13 +2625,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in *jlexer
 					out.Names = (out.Names)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v100 string
+					var v106 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v100 = string(in.String())
+						v106 = string(in.String())
 					}
-					out.Names = append(out.Names, v100)
+					out.Names = append(out.Names, v106)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2537,9 +2672,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo6(in *jlexer
 					out.Args = (out.Args)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v101 specs_go.LinuxSeccompArg
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo7(in, &v101)
-					out.Args = append(out.Args, v101)
+					var v107 specs_go.LinuxSeccompArg
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo7(in, &v107)
+					out.Args = append(out.Args, v107)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2565,11 +2700,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v102, v103 := range in.Names {
-				if v102 > 0 {
+			for v108, v109 := range in.Names {
+				if v108 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v103))
+				out.String(string(v109))
 			}
 			out.RawByte(']')
 		}
@@ -2589,11 +2724,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v104, v105 := range in.Args {
-				if v104 > 0 {
+			for v110, v111 := range in.Args {
+				if v110 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out, v105)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out, v111)
 			}
 			out.RawByte(']')
 		}
@@ -2704,9 +2839,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 					out.Devices = (out.Devices)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v106 specs_go.LinuxDeviceCgroup
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo8(in, &v106)
-					out.Devices = append(out.Devices, v106)
+					var v112 specs_go.LinuxDeviceCgroup
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo8(in, &v112)
+					out.Devices = append(out.Devices, v112)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2767,9 +2902,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 					out.HugepageLimits = (out.HugepageLimits)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v107 specs_go.LinuxHugepageLimit
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo13(in, &v107)
-					out.HugepageLimits = append(out.HugepageLimits, v107)
+					var v113 specs_go.LinuxHugepageLimit
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo13(in, &v113)
+					out.HugepageLimits = append(out.HugepageLimits, v113)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -2797,9 +2932,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 				for !in.IsDelim('}') {
 					key := string(in.String())
 					in.WantColon()
-					var v108 specs_go.LinuxRdma
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo15(in, &v108)
-					(out.Rdma)[key] = v108
+					var v114 specs_go.LinuxRdma
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo15(in, &v114)
+					(out.Rdma)[key] = v114
 					in.WantComma()
 				}
 				in.Delim('}')
@@ -2817,13 +2952,13 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.
 				for !in.IsDelim('}') {
 					key := string(in.String())
 					in.WantColon()
-					var v109 string
+					var v115 string
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v109 = string(in.String())
+						v115 = string(in.String())
 					}
-					(out.Unified)[key] = v109
+					(out.Unified)[key] = v115
 					in.WantComma()
 				}
 				in.Delim('}')
@@ -2848,11 +2983,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v110, v111 := range in.Devices {
-				if v110 > 0 {
+			for v116, v117 := range in.Devices {
+				if v116 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out, v111)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out, v117)
 			}
 			out.RawByte(']')
 		}
@@ -2907,11 +3042,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		}
 		{
 			out.RawByte('[')
-			for v112, v113 := range in.HugepageLimits {
-				if v112 > 0 {
+			for v118, v119 := range in.HugepageLimits {
+				if v118 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out, v113)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out, v119)
 			}
 			out.RawByte(']')
 		}
@@ -2936,16 +3071,16 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		}
 		{
 			out.RawByte('{')
-			v114First := true
-			for v114Name, v114Value := range in.Rdma {
-				if v114First {
-					v114First = false
+			v120First := true
+			for v120Name, v120Value := range in.Rdma {
+				if v120First {
+					v120First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v114Name))
+				out.String(string(v120Name))
 				out.RawByte(':')
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out, v114Value)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out, v120Value)
 			}
 			out.RawByte('}')
 		}
@@ -2960,16 +3095,16 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwrite
 		}
 		{
 			out.RawByte('{')
-			v115First := true
-			for v115Name, v115Value := range in.Unified {
-				if v115First {
-					v115First = false
+			v121First := true
+			for v121Name, v121Value := range in.Unified {
+				if v121First {
+					v121First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v115Name))
+				out.String(string(v121Name))
 				out.RawByte(':')
-				out.String(string(v115Value))
+				out.String(string(v121Value))
 			}
 			out.RawByte('}')
 		}
@@ -3094,9 +3229,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo14(in *jlexe
 					out.Priorities = (out.Priorities)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v116 specs_go.LinuxInterfacePriority
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo16(in, &v116)
-					out.Priorities = append(out.Priorities, v116)
+					var v122 specs_go.LinuxInterfacePriority
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo16(in, &v122)
+					out.Priorities = append(out.Priorities, v122)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3131,11 +3266,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v117, v118 := range in.Priorities {
-				if v117 > 0 {
+			for v123, v124 := range in.Priorities {
+				if v123 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out, v118)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out, v124)
 			}
 			out.RawByte(']')
 		}
@@ -3304,9 +3439,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.WeightDevice = (out.WeightDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v119 specs_go.LinuxWeightDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo17(in, &v119)
-					out.WeightDevice = append(out.WeightDevice, v119)
+					var v125 specs_go.LinuxWeightDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo17(in, &v125)
+					out.WeightDevice = append(out.WeightDevice, v125)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3327,9 +3462,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleReadBpsDevice = (out.ThrottleReadBpsDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v120 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v120)
-					out.ThrottleReadBpsDevice = append(out.ThrottleReadBpsDevice, v120)
+					var v126 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v126)
+					out.ThrottleReadBpsDevice = append(out.ThrottleReadBpsDevice, v126)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3350,9 +3485,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleWriteBpsDevice = (out.ThrottleWriteBpsDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v121 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v121)
-					out.ThrottleWriteBpsDevice = append(out.ThrottleWriteBpsDevice, v121)
+					var v127 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v127)
+					out.ThrottleWriteBpsDevice = append(out.ThrottleWriteBpsDevice, v127)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3373,9 +3508,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleReadIOPSDevice = (out.ThrottleReadIOPSDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v122 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v122)
-					out.ThrottleReadIOPSDevice = append(out.ThrottleReadIOPSDevice, v122)
+					var v128 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v128)
+					out.ThrottleReadIOPSDevice = append(out.ThrottleReadIOPSDevice, v128)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3396,9 +3531,9 @@ func easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo12(in *jlexe
 					out.ThrottleWriteIOPSDevice = (out.ThrottleWriteIOPSDevice)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v123 specs_go.LinuxThrottleDevice
-					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v123)
-					out.ThrottleWriteIOPSDevice = append(out.ThrottleWriteIOPSDevice, v123)
+					var v129 specs_go.LinuxThrottleDevice
+					easyjson6615c02eDecodeGithubComOpencontainersRuntimeSpecSpecsGo18(in, &v129)
+					out.ThrottleWriteIOPSDevice = append(out.ThrottleWriteIOPSDevice, v129)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -3443,11 +3578,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v124, v125 := range in.WeightDevice {
-				if v124 > 0 {
+			for v130, v131 := range in.WeightDevice {
+				if v130 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out, v125)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out, v131)
 			}
 			out.RawByte(']')
 		}
@@ -3462,11 +3597,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v126, v127 := range in.ThrottleReadBpsDevice {
-				if v126 > 0 {
+			for v132, v133 := range in.ThrottleReadBpsDevice {
+				if v132 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v127)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v133)
 			}
 			out.RawByte(']')
 		}
@@ -3481,11 +3616,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v128, v129 := range in.ThrottleWriteBpsDevice {
-				if v128 > 0 {
+			for v134, v135 := range in.ThrottleWriteBpsDevice {
+				if v134 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v129)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v135)
 			}
 			out.RawByte(']')
 		}
@@ -3500,11 +3635,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v130, v131 := range in.ThrottleReadIOPSDevice {
-				if v130 > 0 {
+			for v136, v137 := range in.ThrottleReadIOPSDevice {
+				if v136 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v131)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v137)
 			}
 			out.RawByte(']')
 		}
@@ -3519,11 +3654,11 @@ func easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v132, v133 := range in.ThrottleWriteIOPSDevice {
-				if v132 > 0 {
+			for v138, v139 := range in.ThrottleWriteIOPSDevice {
+				if v138 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v133)
+				easyjson6615c02eEncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v139)
 			}
 			out.RawByte(']')
 		}
@@ -4480,13 +4615,13 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs3(in *jlexer.Lex
 					out.PropagationFlags = (out.PropagationFlags)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v134 uint64
+					var v140 uint64
 					if in.IsNull() {
 						in.Skip()
 					} else {
-						v134 = uint64(in.Uint64())
+						v140 = uint64(in.Uint64())
 					}
-					out.PropagationFlags = append(out.PropagationFlags, v134)
+					out.PropagationFlags = append(out.PropagationFlags, v140)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -4531,9 +4666,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs3(in *jlexer.Lex
 					out.UIDMappings = (out.UIDMappings)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v135 IDMap
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v135)
-					out.UIDMappings = append(out.UIDMappings, v135)
+					var v141 IDMap
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v141)
+					out.UIDMappings = append(out.UIDMappings, v141)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -4554,9 +4689,9 @@ func easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs3(in *jlexer.Lex
 					out.GIDMappings = (out.GIDMappings)[:0]
 				}
 				for !in.IsDelim(']') {
-					var v136 IDMap
-					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v136)
-					out.GIDMappings = append(out.GIDMappings, v136)
+					var v142 IDMap
+					easyjson6615c02eDecodeGithubComBarcoOciBarcoLibbarcoConfigs2(in, &v142)
+					out.GIDMappings = append(out.GIDMappings, v142)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -4613,11 +4748,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v137, v138 := range in.PropagationFlags {
-				if v137 > 0 {
+			for v143, v144 := range in.PropagationFlags {
+				if v143 > 0 {
 					out.RawByte(',')
 				}
-				out.Uint64(uint64(v138))
+				out.Uint64(uint64(v144))
 			}
 			out.RawByte(']')
 		}
@@ -4649,11 +4784,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v139, v140 := range in.UIDMappings {
-				if v139 > 0 {
+			for v145, v146 := range in.UIDMappings {
+				if v145 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v140)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v146)
 			}
 			out.RawByte(']')
 		}
@@ -4665,11 +4800,11 @@ func easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs3(out *jwriter.W
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v141, v142 := range in.GIDMappings {
-				if v141 > 0 {
+			for v147, v148 := range in.GIDMappings {
+				if v147 > 0 {
 					out.RawByte(',')
 				}
-				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v142)
+				easyjson6615c02eEncodeGithubComBarcoOciBarcoLibbarcoConfigs2(out, v148)
 			}
 			out.RawByte(']')
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/console"
 )
@@ -331,5 +332,77 @@ func TestPidfdSocket(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no pidfd received for exec")
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// cpusAllowed is the Cpus_allowed_list line of a /proc/PID/status.
+func cpusAllowed(t *testing.T, status string) string {
+	t.Helper()
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no Cpus_allowed_list in %q", status)
+	return ""
+}
+
+// process.execCPUAffinity: an exec'd process ends on the final CPUs, from
+// config.json or from --process; the container's init is not affected.
+func TestExecCPUAffinity(t *testing.T) {
+	var own unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &own); err != nil {
+		t.Fatal(err)
+	}
+	var cpus []string
+	for i := range 1024 {
+		if own.IsSet(i) {
+			cpus = append(cpus, strconv.Itoa(i))
+		}
+	}
+	if len(cpus) < 2 {
+		t.Skip("needs two CPUs")
+	}
+	first, last := cpus[0], cpus[len(cpus)-1]
+	ownList := cpusAllowed(t, mustRead(t, "/proc/self/status"))
+
+	c := newRuntime(t).newContainer("sleep", "1000")
+	c.spec.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: first, Final: last}
+	st := startSleeper(t, c)
+	if got := cpusAllowed(t, mustRead(t, fmt.Sprintf("/proc/%d/status", st.Pid))); got != ownList {
+		t.Errorf("init runs on CPUs %s, want %s (execCPUAffinity is not the init's)", got, ownList)
+	}
+	res := c.mustBarco("exec", c.id, "cat", "/proc/self/status")
+	if got := cpusAllowed(t, res.Stdout); got != last {
+		t.Errorf("exec'd process on CPUs %s, want %s (config.json's final)", got, last)
+	}
+
+	path := filepath.Join(t.TempDir(), "process.json")
+	p := specs.Process{Args: []string{"/bin/cat", "/proc/self/status"}, Cwd: "/", ExecCPUAffinity: &specs.CPUAffinity{Final: first}}
+	data, _ := json.Marshal(p)
+	writeFile(t, path, string(data))
+	if got := cpusAllowed(t, c.mustBarco("exec", "--process", path, c.id).Stdout); got != first {
+		t.Errorf("exec --process: CPUs %s, want %s", got, first)
+	}
+	// A CPU this machine does not have: the exec fails, the container runs on.
+	p.ExecCPUAffinity.Final = "1023"
+	data, _ = json.Marshal(p)
+	writeFile(t, path, string(data))
+	res = c.barco("exec", "--process", path, c.id)
+	if res.Code != 255 {
+		t.Errorf("exec on a missing CPU: exit code %d, want 255\n%s", res.Code, res)
+	}
+	assertContains(t, "stderr", res.Stderr, "process.execCPUAffinity.final")
+	if s := c.state(); s.Status != "running" {
+		t.Errorf("container %s after a failed exec", s.Status)
 	}
 }
