@@ -23,7 +23,7 @@ func ResolvePath(cgroupsPath, id, ownPath string) (string, error) {
 	// systemd's "slice:prefix:name" has no leading slash; an absolute path
 	// with colons is an ordinary (if odd) cgroupfs path.
 	if !strings.HasPrefix(cgroupsPath, "/") && strings.Count(cgroupsPath, ":") == 2 {
-		return "", fmt.Errorf("linux.cgroupsPath %q: the systemd cgroup driver is not supported yet", cgroupsPath)
+		return "", fmt.Errorf("linux.cgroupsPath %q: systemd's slice:prefix:name form needs --systemd-cgroup", cgroupsPath)
 	}
 	full := cgroupsPath
 	if !strings.HasPrefix(cgroupsPath, "/") {

@@ -27,7 +27,7 @@ func TestResolvePath(t *testing.T) {
 		{name: "relative escaping", cgroupsPath: "../../x", own: "/user.slice", wantErr: `linux.cgroupsPath "../../x" escapes`},
 		{name: "root", cgroupsPath: "/", own: "/", wantErr: "root cgroup"},
 		{name: "relative to own root", cgroupsPath: "a/..", own: "/", wantErr: "root cgroup"},
-		{name: "systemd", cgroupsPath: "system.slice:barco:c1", wantErr: `linux.cgroupsPath "system.slice:barco:c1": the systemd cgroup driver is not supported yet`},
+		{name: "systemd", cgroupsPath: "system.slice:barco:c1", wantErr: `linux.cgroupsPath "system.slice:barco:c1": systemd's slice:prefix:name form needs --systemd-cgroup`},
 		{name: "own outside namespace root", id: "c1", own: "/../x", wantErr: "outside the cgroup root"},
 		{name: "bad id", id: "..", own: "/", wantErr: "cannot name a cgroup"},
 		{name: "id with slash", id: "a/b", own: "/", wantErr: "cannot name a cgroup"},
