@@ -169,9 +169,14 @@ func (rt *Runtime) cgroupManager(id string, cfg *configs.Config) (*cgroups.Manag
 func (rt *Runtime) prepareCgroup(cg *cgroups.Manager, cfg *configs.Config) (*cgroups.Manager, error) {
 	if err := cg.Create(cfg.Resources); err != nil {
 		// Without a delegated cgroup an unprivileged user runs the
-		// container in its own cgroup, as runc's --rootless=auto does,
-		// unless the config asks for limits that need one.
-		if rt.Rootless && errors.Is(err, os.ErrPermission) && !wantsLimits(cfg.Resources) {
+		// container in its own cgroup, as runc's --rootless=auto does
+		// (--rootless=true for anyone), unless the config asks for limits
+		// that need one.
+		optional := rt.Rootless
+		if rt.CgroupOptional != nil {
+			optional = *rt.CgroupOptional
+		}
+		if optional && errors.Is(err, os.ErrPermission) && !wantsLimits(cfg.Resources) {
 			rt.Log.Warn("no writable cgroup for a rootless container: running without one", "cgroup", cg.Dir(), "error", err)
 			return nil, nil
 		}

@@ -27,6 +27,10 @@ type Runtime struct {
 	// namespace mappings are limited to the user's own ids and a cgroup is
 	// used only where one is delegated.
 	Rootless bool
+	// CgroupOptional is runc's --rootless: whether a container whose
+	// cgroup barco may not create runs in barco's own instead (when its
+	// config sets no limits). nil leaves it to Rootless.
+	CgroupOptional *bool
 	// SystemdCgroup makes systemd own new containers' cgroups, as a
 	// transient scope unit each (--systemd-cgroup).
 	SystemdCgroup bool

@@ -24,9 +24,10 @@ func criuFlags() []cli.Flag {
 	}
 }
 
-// criuOptions reads the flags of criuFlags.
-func criuOptions(ctx *cli.Context) libbarco.CriuOpts {
+// criuOptions reads the flags of criuFlags, and the global --criu.
+func criuOptions(g *globals, ctx *cli.Context) libbarco.CriuOpts {
 	return libbarco.CriuOpts{
+		Criu:              g.criu,
 		ImagePath:         ctx.String("image-path"),
 		WorkPath:          ctx.String("work-path"),
 		ManageCgroupsMode: ctx.String("manage-cgroups-mode"),
@@ -65,7 +66,7 @@ func checkpointCommand(g *globals) *cli.Command {
 				}
 			}
 			opts := libbarco.CheckpointOpts{
-				CriuOpts:        criuOptions(ctx),
+				CriuOpts:        criuOptions(g, ctx),
 				ParentPath:      ctx.String("parent-path"),
 				PreDump:         ctx.Bool("pre-dump"),
 				LeaveRunning:    ctx.Bool("leave-running"),

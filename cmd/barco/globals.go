@@ -21,6 +21,8 @@ type globals struct {
 	logFormat     string
 	debug         bool
 	systemdCgroup bool
+	rootless      string
+	criu          string
 
 	log     *slog.Logger
 	logSink io.Closer
@@ -33,6 +35,8 @@ func (g *globals) flags() []cli.Flag {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "set the log format ('text' or 'json')", Destination: &g.logFormat},
 		&cli.BoolFlag{Name: "debug", Usage: "enable debug logging", Destination: &g.debug},
 		&cli.BoolFlag{Name: "systemd-cgroup", Usage: "enable systemd cgroup support, expects cgroupsPath to be of form \"slice:prefix:name\" for e.g. \"system.slice:runc:434234\"", Destination: &g.systemdCgroup},
+		&cli.StringFlag{Name: "criu", Value: "criu", Usage: "path to the criu binary used for checkpoint and restore", Destination: &g.criu},
+		&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors ('true', 'false', or 'auto')", Destination: &g.rootless},
 	}
 }
 
@@ -41,6 +45,9 @@ func (g *globals) flags() []cli.Flag {
 func (g *globals) setup(*cli.Context) error {
 	if g.logFormat != "text" && g.logFormat != "json" {
 		return fmt.Errorf("invalid --log-format %q: must be text or json", g.logFormat)
+	}
+	if g.rootless != "auto" && g.rootless != "true" && g.rootless != "false" {
+		return fmt.Errorf("invalid --rootless %q: must be true, false or auto", g.rootless)
 	}
 	var w io.Writer = os.Stderr
 	if g.logFile != "" {
@@ -80,6 +87,10 @@ func (g *globals) runtime() (*libbarco.Runtime, error) {
 		return nil, err
 	}
 	rt.SystemdCgroup = g.systemdCgroup
+	if g.rootless != "auto" {
+		optional := g.rootless == "true"
+		rt.CgroupOptional = &optional
+	}
 	return rt, nil
 }
 

@@ -150,7 +150,7 @@ func commands(g *globals, name string) []*cli.Command {
 
 // globalValueFlags are the global flags that take a value, which may be
 // the next argument.
-var globalValueFlags = []string{"root", "log", "log-format"}
+var globalValueFlags = []string{"root", "log", "log-format", "criu", "rootless"}
 
 // commandName finds the command in a command line: the first argument
 // that is neither a global flag nor a global flag's value. It returns ""

@@ -12,6 +12,8 @@ func TestCommandName(t *testing.T) {
 		{[]string{"barco", "--root", "/r", "--log", "l", "--log-format", "json", "state", "c1"}, "state"},
 		{[]string{"barco", "-root", "/r", "list"}, "list"},
 		{[]string{"barco", "--root=/r", "--debug", "--systemd-cgroup", "delete", "-f", "c1"}, "delete"},
+		{[]string{"barco", "--criu", "/usr/sbin/criu", "--rootless", "true", "checkpoint", "c1"}, "checkpoint"},
+		{[]string{"barco", "--rootless=false", "list"}, "list"},
 		{[]string{"barco", "--debug", "--", "run"}, ""},
 		{[]string{"barco", "--help"}, ""},
 		{[]string{"barco", "help", "run"}, "help"},

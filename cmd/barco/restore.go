@@ -48,7 +48,7 @@ func restoreCommand(g *globals) *cli.Command {
 				return err
 			}
 			opts := libbarco.RestoreOpts{
-				CriuOpts:        criuOptions(ctx),
+				CriuOpts:        criuOptions(g, ctx),
 				PidFile:         ctx.String("pid-file"),
 				ConsoleSocket:   ctx.String("console-socket"),
 				LSMProfile:      ctx.String("lsm-profile"),

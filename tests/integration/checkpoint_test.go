@@ -409,3 +409,21 @@ func TestRestoreIntoAppendedFile(t *testing.T) {
 		t.Errorf("the new file begins with %q, want a number above the checkpointed %d", lines[0], dumped)
 	}
 }
+
+// The global --criu names the criu binary: one that is not there fails
+// the checkpoint with its path, and the container runs on.
+func TestCheckpointCriuFlag(t *testing.T) {
+	c := newRuntime(t).newContainer("sleep", "1000")
+	if res := c.run("--detach"); res.Code != 0 {
+		t.Fatalf("run --detach\n%s", res)
+	}
+	c.waitStatus("running")
+	res := c.barco("--criu", "/nonexistent/criu", "checkpoint", "--image-path", filepath.Join(t.TempDir(), "images"), c.id)
+	if res.Code == 0 {
+		t.Fatalf("checkpoint with a missing criu succeeded\n%s", res)
+	}
+	assertContains(t, "stderr", res.Stderr, "/nonexistent/criu", "criu binary not found")
+	if s := c.state(); s.Status != "running" {
+		t.Errorf("container %s after the failed checkpoint", s.Status)
+	}
+}

@@ -208,3 +208,24 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// Global flags with a fixed set of values name the flag and the values.
+func TestBadGlobalFlagValues(t *testing.T) {
+	r := newRuntime(t)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rootless", "maybe", "list"}, `invalid --rootless "maybe": must be true, false or auto`},
+		{[]string{"--log-format", "xml", "list"}, `invalid --log-format "xml": must be text or json`},
+	} {
+		res := r.barco(tt.args...)
+		if res.Code == 0 {
+			t.Errorf("barco %q succeeded", tt.args)
+		}
+		assertContains(t, "stderr", res.Stderr, tt.want)
+	}
+	for _, v := range []string{"true", "false", "auto"} {
+		r.mustBarco("--rootless", v, "list")
+	}
+}
