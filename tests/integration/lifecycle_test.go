@@ -106,12 +106,8 @@ func TestKillSignals(t *testing.T) {
 // Signal 0 sends nothing: it succeeds while the container runs, leaves it
 // running, and fails once the container has stopped.
 func TestKillNullSignal(t *testing.T) {
-	c := newRuntime(t).newContainer("sh", "-c", "echo ready > /out/ready; exec sleep 1000")
-	out := c.outDir()
-	if res := c.run("--detach"); res.Code != 0 {
-		t.Fatalf("run --detach failed\n%s", res)
-	}
-	waitFile(t, filepath.Join(out, "ready"))
+	c := newRuntime(t).newContainer("sleep", "1000")
+	startSleeper(t, c)
 	c.mustBarco("kill", c.id, "0")
 	c.mustBarco("kill", "--all", c.id, "0")
 	if st := c.state(); st.Status != "running" {
