@@ -211,6 +211,10 @@ func mountFlag(opt string) (flag uint64, clear, ok bool) {
 		return unix.MS_NOSYMFOLLOW, false, true
 	case "symfollow":
 		return unix.MS_NOSYMFOLLOW, true, true
+	case "acl":
+		return unix.MS_POSIXACL, false, true
+	case "noacl":
+		return unix.MS_POSIXACL, true, true
 	}
 	return 0, false, false
 }

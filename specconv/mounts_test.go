@@ -38,6 +38,8 @@ func TestParseMountOptions(t *testing.T) {
 		{opts: "rbind", flags: unix.MS_BIND | unix.MS_REC},
 		{opts: "lazytime,silent,iversion,nosymfollow", flags: unix.MS_LAZYTIME | unix.MS_SILENT | unix.MS_I_VERSION | unix.MS_NOSYMFOLLOW},
 		{opts: "nolazytime,loud,noiversion,symfollow", clear: unix.MS_LAZYTIME | unix.MS_SILENT | unix.MS_I_VERSION | unix.MS_NOSYMFOLLOW},
+		{opts: "acl", flags: unix.MS_POSIXACL},
+		{opts: "noacl", clear: unix.MS_POSIXACL},
 		{opts: "private", prop: []uint64{unix.MS_PRIVATE}},
 		{opts: "rprivate", prop: []uint64{unix.MS_PRIVATE | unix.MS_REC}},
 		{opts: "shared,rslave", prop: []uint64{unix.MS_SHARED, unix.MS_SLAVE | unix.MS_REC}},

@@ -83,8 +83,8 @@ func Hooks() []string {
 // rather than passing to the filesystem as data.
 func MountOptions() []string {
 	return []string{
-		"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync",
-		"exec", "idmap", "iversion", "lazytime", "loud", "mand", "noatime", "nodev",
+		"acl", "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync",
+		"exec", "idmap", "iversion", "lazytime", "loud", "mand", "noacl", "noatime", "nodev",
 		"nodiratime", "noexec", "noiversion", "nolazytime", "nomand",
 		"norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
 		"ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap",
