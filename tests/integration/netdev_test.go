@@ -84,10 +84,18 @@ func TestNetDevicesErrors(t *testing.T) {
 	}{
 		{"no such device", map[string]specs.LinuxNetDevice{"bz-none0": {}}, "linux.netDevices[bz-none0]: no such device in the runtime's network namespace"},
 		{"name taken", map[string]specs.LinuxNetDevice{host: {Name: "lo"}}, fmt.Sprintf("linux.netDevices[%s]: a device named \"lo\" already exists in the container's network namespace", host)},
+		{"host's namespace", map[string]specs.LinuxNetDevice{host: {Name: "ctr0"}}, "linux.netDevices: the container's network namespace is the runtime's own"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newRuntime(t).newContainer("true")
 			c.spec.Linux.NetDevices = tt.devs
+			if tt.name == "host's namespace" {
+				for i, n := range c.spec.Linux.Namespaces {
+					if n.Type == specs.NetworkNamespace {
+						c.spec.Linux.Namespaces[i].Path = "/proc/self/ns/net"
+					}
+				}
+			}
 			res := c.create()
 			if res.Code == 0 {
 				t.Fatalf("create succeeded\n%s", res)
