@@ -1,10 +1,8 @@
 package libbarco
 
 import (
-	"fmt"
+	"errors"
 	"strconv"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/barco-oci/barco/libbarco/configs"
 	"github.com/barco-oci/barco/libbarco/netdev"
@@ -16,15 +14,21 @@ func moveNetDevices(pid int, devs []configs.NetDevice) error {
 	if len(devs) == 0 {
 		return nil
 	}
-	path := "/proc/" + strconv.Itoa(pid) + "/ns/net"
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	ns, err := openNamespace("/proc/"+strconv.Itoa(pid)+"/ns/net", configs.NEWNET)
 	if err != nil {
-		return fmt.Errorf("open the container's network namespace: %w", err)
+		return err
 	}
-	defer unix.Close(fd)
+	defer ns.Close()
+	// The kernel takes a move into the namespace a device is in as done,
+	// without renaming it.
+	if same, err := sameAsOurs(ns, configs.NEWNET); err != nil {
+		return err
+	} else if same {
+		return errors.New("linux.netDevices: the container's network namespace is the runtime's own")
+	}
 	moves := make([]netdev.Device, len(devs))
 	for i, d := range devs {
 		moves[i] = netdev.Device{HostName: d.HostName, Name: d.Name}
 	}
-	return netdev.MoveAll(moves, fd)
+	return netdev.MoveAll(moves, int(ns.Fd()))
 }

@@ -60,19 +60,14 @@ func IsTemplate(name string) bool { return strings.Contains(name, "%d") }
 // MoveAll moves each device from the caller's network namespace into the
 // one open at nsFD, keeping its permanent addresses of global scope (the
 // kernel drops every address of a device that changes namespace), and
-// sets it up there. The devices are left where they are when the
+// sets it up there. nsFD must be another namespace than the caller's: the
+// kernel takes a move into the namespace a device is in as done, without
+// renaming it. The devices are left where they are when the
 // container's namespace ends: the kernel gives physical devices back to
 // the initial namespace and destroys virtual ones.
 func MoveAll(devs []Device, nsFD int) error {
 	if len(devs) == 0 {
 		return nil
-	}
-	// The kernel takes a move into the namespace a device is in as done,
-	// without renaming it.
-	if same, err := isOwnNamespace(nsFD); err != nil {
-		return err
-	} else if same {
-		return errors.New("linux.netDevices: the container's network namespace is the runtime's own")
 	}
 	host, err := openConn()
 	if err != nil {
@@ -169,18 +164,6 @@ func findMoved(inside *conn, name string, before []link) (link, error) {
 		return link{}, fmt.Errorf("find the device named after %q: %d new devices in the container's namespace", name, len(found))
 	}
 	return found[0], nil
-}
-
-// isOwnNamespace reports whether nsFD is the caller's network namespace.
-func isOwnNamespace(nsFD int) (bool, error) {
-	var own, target unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &own); err != nil {
-		return false, fmt.Errorf("stat own network namespace: %w", err)
-	}
-	if err := unix.Fstat(nsFD, &target); err != nil {
-		return false, fmt.Errorf("stat the container's network namespace: %w", err)
-	}
-	return own.Dev == target.Dev && own.Ino == target.Ino, nil
 }
 
 // openConnIn opens a netlink socket in the network namespace open at nsFD.
