@@ -122,6 +122,25 @@ func (c *conn) request(m *message) ([]syscall.NetlinkMessage, error) {
 	}
 }
 
+// ifInfo lays out a struct ifinfomsg for the device with the given index
+// (0: any), changing the given IFF_* flags to set.
+func ifInfo(index int32, set uint32) []byte {
+	b := make([]byte, unix.SizeofIfInfomsg)
+	binary.NativeEndian.PutUint32(b[4:8], uint32(index))
+	binary.NativeEndian.PutUint32(b[8:12], set)  // ifi_flags
+	binary.NativeEndian.PutUint32(b[12:16], set) // ifi_change
+	return b
+}
+
+// ifAddr lays out a struct ifaddrmsg for address a of the device with the
+// given index.
+func ifAddr(index int32, a address) []byte {
+	b := make([]byte, unix.SizeofIfAddrmsg)
+	b[0], b[1], b[2], b[3] = a.family, a.prefixLen, uint8(a.flags), a.scope
+	binary.NativeEndian.PutUint32(b[4:8], uint32(index))
+	return b
+}
+
 // link is what a device is found by.
 type link struct {
 	index int32
@@ -130,7 +149,7 @@ type link struct {
 
 // linkByName looks a device up by name.
 func (c *conn) linkByName(name string) (link, error) {
-	m := &message{typ: unix.RTM_GETLINK, body: make([]byte, unix.SizeofIfInfomsg)}
+	m := &message{typ: unix.RTM_GETLINK, body: ifInfo(0, 0)}
 	m.addString(unix.IFLA_IFNAME, name)
 	msgs, err := c.request(m)
 	if err != nil {
@@ -146,7 +165,7 @@ func (c *conn) linkByName(name string) (link, error) {
 
 // links lists every device.
 func (c *conn) links() ([]link, error) {
-	m := &message{typ: unix.RTM_GETLINK, dump: true, body: make([]byte, unix.SizeofIfInfomsg)}
+	m := &message{typ: unix.RTM_GETLINK, dump: true, body: ifInfo(0, 0)}
 	msgs, err := c.request(m)
 	if err != nil {
 		return nil, err
@@ -215,9 +234,7 @@ type address struct {
 
 // addresses lists the addresses of the device with the given index.
 func (c *conn) addresses(index int32) ([]address, error) {
-	body := make([]byte, unix.SizeofIfAddrmsg)
-	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
-	m := &message{typ: unix.RTM_GETADDR, dump: true, body: body}
+	m := &message{typ: unix.RTM_GETADDR, dump: true, body: ifAddr(index, address{})}
 	msgs, err := c.request(m)
 	if err != nil {
 		return nil, err
@@ -247,10 +264,7 @@ func (c *conn) addresses(index int32) ([]address, error) {
 // the attributes that define an address are sent: its label named the
 // device's old name, and its lifetimes are infinite (a permanent address).
 func (c *conn) addAddress(index int32, a address) error {
-	body := make([]byte, unix.SizeofIfAddrmsg)
-	body[0], body[1], body[2], body[3] = a.family, a.prefixLen, uint8(a.flags), a.scope
-	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
-	m := &message{typ: unix.RTM_NEWADDR, flags: unix.NLM_F_CREATE | unix.NLM_F_EXCL, body: body}
+	m := &message{typ: unix.RTM_NEWADDR, flags: unix.NLM_F_CREATE | unix.NLM_F_EXCL, body: ifAddr(index, a)}
 	for _, at := range a.attrs {
 		switch at.typ {
 		case unix.IFA_ADDRESS, unix.IFA_LOCAL, unix.IFA_BROADCAST:
@@ -266,9 +280,7 @@ func (c *conn) addAddress(index int32, a address) error {
 // renamed to name unless it is empty, in one request: the kernel checks
 // the name in the target namespace and expands a "%d" in it.
 func (c *conn) moveLink(index int32, nsFD int, name string) error {
-	body := make([]byte, unix.SizeofIfInfomsg)
-	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
-	m := &message{typ: unix.RTM_NEWLINK, body: body}
+	m := &message{typ: unix.RTM_NEWLINK, body: ifInfo(index, 0)}
 	m.addUint32(unix.IFLA_NET_NS_FD, uint32(nsFD))
 	if name != "" {
 		m.addString(unix.IFLA_IFNAME, name)
@@ -279,10 +291,6 @@ func (c *conn) moveLink(index int32, nsFD int, name string) error {
 
 // setUp sets the device's administrative state up.
 func (c *conn) setUp(index int32) error {
-	body := make([]byte, unix.SizeofIfInfomsg)
-	binary.NativeEndian.PutUint32(body[4:8], uint32(index))
-	binary.NativeEndian.PutUint32(body[8:12], unix.IFF_UP)  // ifi_flags
-	binary.NativeEndian.PutUint32(body[12:16], unix.IFF_UP) // ifi_change
-	_, err := c.request(&message{typ: unix.RTM_NEWLINK, body: body})
+	_, err := c.request(&message{typ: unix.RTM_NEWLINK, body: ifInfo(index, unix.IFF_UP)})
 	return err
 }
